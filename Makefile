@@ -1,0 +1,31 @@
+# The two commands: `make start` runs the app locally, `make test` runs every test.
+# Each does its own set-up on a fresh machine: a Python venv, pip packages, Azurite from npm.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: start test setup clean
+
+start: setup local.settings.json
+	$(PY) -m devhost start --app-dir .
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+setup: $(VENV)/.installed node_modules/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+local.settings.json: local.settings.json.example
+	test -f $@ || cp $< $@
+
+clean:
+	rm -rf $(VENV) node_modules .azurite .azurite.log

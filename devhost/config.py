@@ -1,0 +1,113 @@
+"""Host configuration read from an app folder: host.json and local.settings.json, with the documented defaults."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field, field_validator
+
+DEFAULT_SCRIPT_FILE = "function_app.py"
+DEFAULT_ROUTE_PREFIX = "api"
+DEFAULT_HUB_NAME = "TestHubName"
+DEFAULT_PARTITION_COUNT = 4
+DEFAULT_MAX_DEQUEUE_COUNT = 5
+DEFAULT_PORT = 7071
+
+_HUB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,44}$")
+
+
+class DurableSettings(BaseModel):
+    """`extensions.durableTask` of host.json, the part the local runtime honours."""
+
+    hub_name: str = DEFAULT_HUB_NAME
+    partition_count: int = Field(DEFAULT_PARTITION_COUNT, ge=1, le=16)
+    max_concurrent_activities: int | None = None
+
+    @field_validator("hub_name")
+    @classmethod
+    def _valid_hub_name(cls, value: str) -> str:
+        if not _HUB_NAME.match(value):
+            raise ValueError(
+                "extensions.durableTask.hubName must be 3-45 letters and digits, starting with a letter"
+            )
+        return value
+
+
+class HostSettings(BaseModel):
+    """What host.json says, with the Functions host's defaults where it is silent."""
+
+    route_prefix: str = DEFAULT_ROUTE_PREFIX
+    durable: DurableSettings = DurableSettings()
+    queue_max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT
+    queue_visibility_timeout_seconds: float = 0.0
+
+    @classmethod
+    def from_host_json(cls, data: dict) -> "HostSettings":
+        extensions = data.get("extensions") or {}
+        http = extensions.get("http") or {}
+        durable = extensions.get("durableTask") or {}
+        provider = durable.get("storageProvider") or {}
+        queues = extensions.get("queues") or {}
+        durable_kwargs = {"hub_name": durable.get("hubName", DEFAULT_HUB_NAME)}
+        if "partitionCount" in provider:
+            durable_kwargs["partition_count"] = provider["partitionCount"]
+        if "maxConcurrentActivityFunctions" in durable:
+            durable_kwargs["max_concurrent_activities"] = durable["maxConcurrentActivityFunctions"]
+        return cls(
+            route_prefix=str(http.get("routePrefix", DEFAULT_ROUTE_PREFIX)).strip("/"),
+            durable=DurableSettings(**durable_kwargs),
+            queue_max_dequeue_count=int(queues.get("maxDequeueCount", DEFAULT_MAX_DEQUEUE_COUNT)),
+            queue_visibility_timeout_seconds=_timespan_seconds(queues.get("visibilityTimeout", "00:00:00")),
+        )
+
+
+def _timespan_seconds(text: str) -> float:
+    hours, minutes, seconds = (float(part) for part in str(text).split(":"))
+    return hours * 3600 + minutes * 60 + seconds
+
+
+HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"
+
+
+def apply_host_overrides(data: dict, environ: dict[str, str]) -> dict:
+    """Environment variables `AzureFunctionsJobHost__a__b` override host.json's `a.b`, as in the real host."""
+    for key, value in environ.items():
+        if not key.startswith(HOST_OVERRIDE_PREFIX):
+            continue
+        path = key[len(HOST_OVERRIDE_PREFIX):].split("__")
+        node = data
+        for part in path[:-1]:
+            match = next((k for k in node if k.lower() == part.lower()), part)
+            node = node.setdefault(match, {})
+        last = next((k for k in node if k.lower() == path[-1].lower()), path[-1])
+        node[last] = value
+    return data
+
+
+def read_host_settings(app_dir: Path) -> HostSettings:
+    path = app_dir / "host.json"
+    data = json.loads(path.read_text()) if path.exists() else {"version": "2.0"}
+    if str(data.get("version")) != "2.0":
+        raise ValueError(f"{path}: 'version' must be \"2.0\"")
+    return HostSettings.from_host_json(apply_host_overrides(data, dict(os.environ)))
+
+
+def read_local_settings(app_dir: Path) -> dict[str, str]:
+    """The `Values` of local.settings.json; absent file means no values."""
+    path = app_dir / "local.settings.json"
+    if not path.exists():
+        return {}
+    data = json.loads(path.read_text())
+    return {key: str(value) for key, value in (data.get("Values") or {}).items()}
+
+
+def apply_local_settings(app_dir: Path) -> None:
+    """Export local.settings.json values as the host does; real environment variables win."""
+    for key, value in read_local_settings(app_dir).items():
+        os.environ.setdefault(key, value)
+
+
+def script_file_name() -> str:
+    return os.environ.get("PYTHON_SCRIPT_FILE_NAME") or DEFAULT_SCRIPT_FILE

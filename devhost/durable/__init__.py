@@ -1,0 +1,1 @@
+"""Durable Functions for the local runtime: task hub storage, orchestration replay, activities, client API."""

@@ -1,0 +1,191 @@
+"""Activity functions in worker processes, at least once.
+
+Each worker process loads the app once (so caches such as loaded models live as long as the worker),
+takes one work item at a time from `<hub>-workitems`, runs it, sends the result to the orchestration's
+control queue, and only then deletes the work item. While an activity runs its message's visibility is
+extended; if the worker dies the message reappears after the visibility timeout and runs again. The
+orchestration records the first result only.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import multiprocessing
+import os
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.functions import meta
+from azure.functions.durable_functions import ActivityTriggerConverter
+from azure.storage.blob import ContainerClient
+from azure.storage.queue import QueueClient
+
+from ..logs import configure_logging
+from ..storage import expand_connection_string
+from .messages import control_message, task_completed, task_failed
+from .payloads import encode_message, large_messages_container, message_blob_name
+from .taskhub import control_queue_name, partition_of, work_item_queue_name
+
+log = logging.getLogger("devhost.activities")
+
+DEFAULT_VISIBILITY_SECONDS = 60
+DEFAULT_MAX_DELIVERIES = 10
+IDLE_WAIT_SECONDS = (0.01, 0.5)
+
+
+def run_activity(spec, input_json: str | None, loop: asyncio.AbstractEventLoop | None = None):
+    """Decode the input, call the function, encode its result, as the worker's activity converter does."""
+    argument = ActivityTriggerConverter.decode(meta.Datum(type="json", value=input_json or "null"),
+                                               trigger_metadata=None)
+    kwargs = {spec.trigger["name"]: argument}
+    if spec.is_async:
+        result = (loop or asyncio.new_event_loop()).run_until_complete(spec.user_function(**kwargs))
+    else:
+        result = spec.user_function(**kwargs)
+    return ActivityTriggerConverter.encode(result, expected_type=None).value
+
+
+class _Heartbeat(threading.Thread):
+    """Keeps a running work item invisible to other workers, and remembers its latest pop receipt."""
+
+    def __init__(self, queue: QueueClient, message, visibility: int):
+        super().__init__(daemon=True)
+        self.queue, self.message, self.visibility = queue, message, visibility
+        self.stopped = threading.Event()
+        self.lock = threading.Lock()
+
+    def run(self) -> None:
+        while not self.stopped.wait(max(self.visibility / 3, 0.5)):
+            with self.lock:
+                try:
+                    updated = self.queue.update_message(self.message, visibility_timeout=self.visibility)
+                    self.message.pop_receipt = updated.pop_receipt
+                except (ResourceNotFoundError, HttpResponseError):
+                    return
+
+    def finish(self) -> None:
+        self.stopped.set()
+        with self.lock:
+            pass
+
+
+def worker_main(options: dict, work_ready, results_ready, stopping) -> None:
+    """Entry point of one worker process."""
+    configure_logging(options.get("log_level", "INFO"), prefix=f"[worker {os.getpid()}] ")
+    for key, value in options.get("environment", {}).items():
+        os.environ[key] = value
+    from ..app_loader import load_app  # imported here: the app is loaded in the worker, not the parent
+
+    app_dir = Path(options["app_dir"])
+    os.chdir(app_dir)
+    activities = load_app(app_dir, options["script_file"]).activities()
+    conn = expand_connection_string(options["connection_string"])
+    hub, partitions = options["hub_name"], options["partition_count"]
+    work_queue = QueueClient.from_connection_string(conn, work_item_queue_name(hub))
+    controls = [QueueClient.from_connection_string(conn, control_queue_name(hub, p)) for p in range(partitions)]
+    large = ContainerClient.from_connection_string(conn, large_messages_container(hub))
+    visibility = int(options.get("visibility_seconds", DEFAULT_VISIBILITY_SECONDS))
+    max_deliveries = int(options.get("max_deliveries", DEFAULT_MAX_DELIVERIES))
+    loop = asyncio.new_event_loop()
+    idle = IDLE_WAIT_SECONDS[0]
+
+    def send_result(item: dict, history_event: dict) -> None:
+        body = {**control_message(item["ExecutionId"], history_event), "InstanceId": item["InstanceId"]}
+        text, blob = encode_message(body)
+        if blob:
+            large.upload_blob(blob[0], blob[1], overwrite=True)
+        controls[partition_of(item["InstanceId"], partitions)].send_message(text, time_to_live=-1)
+        results_ready.set()
+
+    while not stopping.is_set():
+        try:
+            messages = list(work_queue.receive_messages(max_messages=1, visibility_timeout=visibility))
+        except Exception:
+            log.exception("work item queue could not be read")
+            messages = []
+        if not messages:
+            work_ready.wait(idle)
+            work_ready.clear()
+            idle = min(idle * 2, IDLE_WAIT_SECONDS[1])
+            continue
+        idle = IDLE_WAIT_SECONDS[0]
+        message = messages[0]
+        blob_name = message_blob_name(message.content)
+        item = json.loads(large.download_blob(blob_name).readall() if blob_name else message.content)
+        spec = activities.get(item["Name"])
+        invocation_id = str(uuid.uuid4())
+        if message.dequeue_count > max_deliveries:
+            reason = f"activity '{item['Name']}' abandoned after {max_deliveries} deliveries (its worker kept dying)"
+            log.error("Executed 'Functions.%s' (Failed, Id=%s): %s", item["Name"], invocation_id, reason)
+            send_result(item, task_failed(item["TaskId"], reason, None))
+        elif spec is None:
+            send_result(item, task_failed(item["TaskId"], f"The activity function '{item['Name']}' doesn't exist.", None))
+        else:
+            heartbeat = _Heartbeat(work_queue, message, visibility)
+            heartbeat.start()
+            log.info("Executing 'Functions.%s' (Reason='(null)', Id=%s)", spec.name, invocation_id)
+            started = time.perf_counter()
+            try:
+                result = run_activity(spec, item.get("Input"), loop)
+                outcome = task_completed(item["TaskId"], result)
+                label = "Succeeded"
+            except Exception as error:
+                outcome = task_failed(item["TaskId"], f"{type(error).__name__}: {error}", traceback.format_exc())
+                label = "Failed"
+            heartbeat.finish()
+            elapsed = (time.perf_counter() - started) * 1000
+            log.info("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", spec.name, label, invocation_id, elapsed)
+            send_result(item, outcome)
+        try:
+            work_queue.delete_message(message)
+        except (ResourceNotFoundError, HttpResponseError):
+            pass  # its visibility ran out and another worker has it: that run's result will be a duplicate
+
+
+class ActivityWorkerPool:
+    """Starts the worker processes and replaces any that die."""
+
+    def __init__(self, options: dict, count: int):
+        self._context = multiprocessing.get_context("spawn")
+        self.options = options
+        self.count = count
+        self.work_ready = self._context.Event()
+        self.results_ready = self._context.Event()
+        self.stopping = self._context.Event()
+        self.processes: list = []
+
+    def _spawn(self):
+        process = self._context.Process(
+            target=worker_main,
+            args=(self.options, self.work_ready, self.results_ready, self.stopping),
+            name="activity-worker",
+            daemon=True,
+        )
+        process.start()
+        return process
+
+    def start(self) -> None:
+        self.processes = [self._spawn() for _ in range(self.count)]
+
+    def replace_dead(self) -> int:
+        replaced = 0
+        for index, process in enumerate(self.processes):
+            if not process.is_alive() and not self.stopping.is_set():
+                log.warning("activity worker %s exited with %s; starting another", process.pid, process.exitcode)
+                self.processes[index] = self._spawn()
+                replaced += 1
+        return replaced
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.stopping.set()
+        self.work_ready.set()
+        deadline = time.monotonic() + timeout
+        for process in self.processes:
+            process.join(max(deadline - time.monotonic(), 0.1))
+            if process.is_alive():
+                process.kill()

@@ -1,0 +1,387 @@
+"""Runs orchestrations: reads control queues, replays each instance through the SDK, commits, sends work.
+
+Every change to an instance happens here, one episode at a time per instance; the management API only
+creates instance rows and sends messages. Messages are deleted only after the episode they fed is committed
+and its outgoing messages are sent, so a crash at any point repeats work instead of losing it.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from collections import defaultdict
+from typing import Callable
+
+from azure.core.exceptions import HttpResponseError, ResourceModifiedError
+
+from ..app_loader import FunctionSpec
+from .history import EventType, event, execution_started, parse_time, utc_now
+from .messages import control_message, work_item
+from .replay import accept_new_events, run_episode, split_for_retries
+from .taskhub import TERMINAL_STATUSES, TaskHub
+
+log = logging.getLogger("devhost.durable")
+
+CONTROL_BATCH = 32
+CONTROL_VISIBILITY_SECONDS = 300
+SUSPENDED_RETRY_SECONDS = 2
+IDLE_BACKOFF_SECONDS = (0.01, 0.5)
+CONTROL_EVENTS = {
+    EventType.ExecutionTerminated,
+    EventType.ExecutionSuspended,
+    EventType.ExecutionResumed,
+    EventType.GenericEvent,  # rewind requests
+}
+
+
+def new_execution_id() -> str:
+    return uuid.uuid4().hex
+
+
+def new_instance_row(instance_id: str, name: str, input_json: str | None, execution_id: str,
+                     parent: dict | None = None) -> dict:
+    now = utc_now()
+    row = {
+        "PartitionKey": instance_id,
+        "Name": name,
+        "RuntimeStatus": "Pending",
+        "Input": input_json,
+        "CreatedTime": now,
+        "LastUpdatedTime": now,
+        "ExecutionId": execution_id,
+        "HistoryLength": 0,
+        "OutboxSent": True,
+    }
+    if parent:
+        row["Parent"] = parent
+    return row
+
+
+def start_message(execution_id: str, name: str, input_json: str | None, parent: dict | None = None) -> dict:
+    fields = {"ParentInstance": parent} if parent else {}
+    return control_message(execution_id, execution_started(utc_now(), name, input_json, **fields))
+
+
+class OrchestrationDispatcher:
+    def __init__(self, hub: TaskHub, orchestrators: dict[str, FunctionSpec],
+                 on_work_sent: Callable[[], None] = lambda: None):
+        self.hub = hub
+        self.orchestrators = orchestrators
+        self.on_work_sent = on_work_sent
+        self.wake = asyncio.Event()
+        self._cache: dict[str, tuple[str, list[dict]]] = {}
+
+    # -- loop ---------------------------------------------------------------------------------------
+    async def run(self, stopping: asyncio.Event) -> None:
+        await self._resend_unsent_outboxes()
+        await asyncio.gather(*(self._run_partition(p, stopping) for p in range(self.hub.partition_count)))
+
+    async def _run_partition(self, partition: int, stopping: asyncio.Event) -> None:
+        queue = self.hub.control_queues[partition]
+        delay = IDLE_BACKOFF_SECONDS[0]
+        while not stopping.is_set():
+            try:
+                received = await self.hub.receive(queue, CONTROL_BATCH, CONTROL_VISIBILITY_SECONDS)
+            except Exception:
+                log.exception("control queue %s could not be read", queue.queue_name)
+                received = []
+            if not received:
+                self.wake.clear()
+                try:
+                    await asyncio.wait_for(self.wake.wait(), delay)
+                except asyncio.TimeoutError:
+                    pass
+                delay = min(delay * 2, IDLE_BACKOFF_SECONDS[1])
+                continue
+            delay = IDLE_BACKOFF_SECONDS[0]
+            by_instance: dict[str, list] = defaultdict(list)
+            for message, body in received:
+                by_instance[body["InstanceId"]].append((message, body))
+            await asyncio.gather(
+                *(self._process_safely(queue, iid, items) for iid, items in by_instance.items())
+            )
+
+    async def _process_safely(self, queue, instance_id: str, items: list) -> None:
+        try:
+            await self.process_instance(queue, instance_id, items)
+        except ResourceModifiedError:
+            self._cache.pop(instance_id, None)
+            log.warning("instance %s changed underneath an episode; its messages will be retried", instance_id)
+        except Exception:
+            self._cache.pop(instance_id, None)
+            log.exception("episode of instance %s failed; its messages will be retried", instance_id)
+
+    # -- one instance -------------------------------------------------------------------------------
+    async def process_instance(self, queue, instance_id: str, items: list) -> None:
+        row = await self.hub.get_instance(instance_id)
+        if row is None:
+            await self._delete_all(queue, items)
+            return
+        if not row.get("OutboxSent", True):
+            row = await self._send_outbox(row)
+        execution_id = row["ExecutionId"]
+        history = await self._history(row)
+
+        now = utc_now()
+        ready, kept = [], []
+        for message, body in items:
+            history_event = dict(body["Event"], MessageId=body["MessageId"])
+            if body.get("ExecutionId") not in (None, execution_id):
+                continue  # meant for an earlier execution: dropped
+            if history_event["EventType"] == EventType.TimerFired:
+                remaining = (parse_time(history_event["FireAt"]) - now).total_seconds()
+                if remaining > 1:
+                    await self.hub.defer_message(queue, message, remaining)
+                    kept.append(message)
+                    continue
+            ready.append((message, history_event))
+
+        status = row["RuntimeStatus"]
+        control = [e for _, e in ready if e["EventType"] in CONTROL_EVENTS]
+        regular = [e for _, e in ready if e["EventType"] not in CONTROL_EVENTS]
+        new_history: list[dict] = []
+        outbox: list[dict] = []
+        updates: dict = {}
+
+        for request in control:
+            status = await self._apply_control(row, status, history, request, new_history, outbox, updates, now)
+
+        deferred = []
+        if status == "Suspended":
+            deferred = [m for m, e in ready if e["EventType"] not in CONTROL_EVENTS]
+            regular = []
+        elif status in TERMINAL_STATUSES:
+            regular = []
+
+        if regular:
+            status = self._run_episodes(row, status, history + new_history, regular, new_history,
+                                        outbox, updates, now)
+
+        if new_history or updates or status != row["RuntimeStatus"]:
+            await self._commit(row, status, history, new_history, outbox, updates, now)
+        for message in deferred:
+            await self.hub.defer_message(queue, message, SUSPENDED_RETRY_SECONDS)
+        kept_ids = {id(m) for m in deferred + kept}
+        await self._delete_all(queue, [(m, None) for m, _ in items if id(m) not in kept_ids])
+
+    async def _delete_all(self, queue, items) -> None:
+        await asyncio.gather(*(self.hub.delete_message(queue, message) for message, _ in items))
+
+    async def _history(self, row: dict) -> list[dict]:
+        instance_id, execution_id, length = row["PartitionKey"], row["ExecutionId"], row["HistoryLength"]
+        cached = self._cache.get(instance_id)
+        if cached and cached[0] == execution_id and len(cached[1]) == length:
+            return list(cached[1])
+        history = await self.hub.load_history(instance_id, execution_id, length) if length else []
+        self._cache[instance_id] = (execution_id, history)
+        return list(history)
+
+    async def _apply_control(self, row, status, history, request, new_history, outbox, updates, now) -> str:
+        kind = request["EventType"]
+        if kind == EventType.ExecutionTerminated and status not in TERMINAL_STATUSES:
+            reason = request.get("Input")
+            new_history += [
+                event(EventType.OrchestratorStarted, now),
+                request,
+                event(EventType.OrchestratorCompleted, now, ActionCount=_action_count(history + new_history)),
+            ]
+            updates["Output"] = json.dumps(reason)
+            self._notify_parent(row, outbox, failed=True, reason=f"Instance terminated: {reason}", details=None)
+            return "Terminated"
+        if kind == EventType.ExecutionSuspended and status in ("Pending", "Running"):
+            new_history.append(request)
+            return "Suspended"
+        if kind == EventType.ExecutionResumed and status == "Suspended":
+            new_history.append(request)
+            return "Running"
+        if kind == EventType.GenericEvent and request.get("Rewind") and status == "Failed":
+            self._rewind(row, history, new_history, outbox, request, now)
+            return "Running"
+        return status
+
+    def _rewind(self, row, history, new_history, outbox, request, now) -> None:
+        """Turn the failures into notes, reopen the failed tasks, and run them again."""
+        note = f"Rewound: {request.get('Reason') or ''}".strip()
+        scheduled = {e["EventId"]: e for e in history if e["EventType"] in (EventType.TaskScheduled,
+                                                                               EventType.SubOrchestrationInstanceCreated)}
+        for position, past in enumerate(history):
+            kind = past["EventType"]
+            if kind in (EventType.TaskFailed, EventType.SubOrchestrationInstanceFailed, EventType.ExecutionFailed):
+                history[position] = event(EventType.GenericEvent, parse_time(past["Timestamp"]), Data=note)
+                task = scheduled.get(past.get("TaskScheduledId"))
+                if kind == EventType.TaskFailed and task:
+                    outbox.append({"kind": "work", "body": work_item(
+                        row["PartitionKey"], row["ExecutionId"], task["EventId"], task["Name"], task.get("Input"))})
+                elif kind == EventType.SubOrchestrationInstanceFailed and task:
+                    outbox.append({"kind": "control", "instanceId": task["InstanceId"], "body": control_message(
+                        None, event(EventType.GenericEvent, now, Rewind=True, Reason=request.get("Reason")))})
+        history_rewritten = list(history)
+        new_history.clear()
+        row["_rewritten"] = history_rewritten
+
+    def _run_episodes(self, row, status, history, events, new_history, outbox, updates, now) -> str:
+        spec = self.orchestrators.get(row["Name"])
+        accepted = accept_new_events(history, events)
+        if not accepted:
+            return status
+        if spec is None:
+            message = f"The orchestrator function '{row['Name']}' doesn't exist in this app."
+            new_history += [event(EventType.OrchestratorStarted, now), *accepted,
+                            event(EventType.ExecutionFailed, now, Reason=message, Details=None),
+                            event(EventType.OrchestratorCompleted, now, ActionCount=0)]
+            updates["Output"] = json.dumps(message)
+            self._notify_parent(row, outbox, failed=True, reason=message, details=None)
+            return "Failed"
+        parent = row.get("Parent") or {}
+        for chunk in split_for_retries(history, accepted):
+            started = time.perf_counter()
+            result = run_episode(
+                spec.user_function,
+                name=row["Name"],
+                instance_id=row["PartitionKey"],
+                parent_instance_id=parent.get("InstanceId"),
+                history=history,
+                new_events=chunk,
+                now=now,
+            )
+            elapsed = (time.perf_counter() - started) * 1000
+            outcome = "Failed" if result.status == "Failed" else "Succeeded"
+            log.info("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", spec.name, outcome,
+                     row["PartitionKey"], elapsed)
+            history = history + result.events
+            new_history += result.events
+            status = "Running" if result.status == "Running" else result.status
+            if result.custom_status is not None:
+                updates["CustomStatus"] = result.custom_status
+            self._queue_outgoing(row, result.outgoing, outbox, now)
+            if result.status == "Completed":
+                updates["Output"] = result.output
+                self._notify_parent(row, outbox, failed=False, result=result.output)
+            elif result.status == "Failed":
+                updates["Output"] = result.output
+                updates["FailureDetails"] = result.failure
+                self._notify_parent(row, outbox, failed=True, reason=result.failure["message"],
+                                    details=result.failure["details"])
+            elif result.status == "ContinuedAsNew":
+                next_execution = new_execution_id()
+                updates["ContinueAsNew"] = {"ExecutionId": next_execution, "Input": result.continue_as_new_input}
+                outbox.append({"kind": "control", "instanceId": row["PartitionKey"],
+                               "body": start_message(next_execution, row["Name"], result.continue_as_new_input,
+                                                     row.get("Parent"))})
+            if result.status != "Running":
+                break
+        return status
+
+    def _queue_outgoing(self, row, outgoing, outbox, now) -> None:
+        instance_id, execution_id = row["PartitionKey"], row["ExecutionId"]
+        for activity in outgoing.activities:
+            outbox.append({"kind": "work", "body": work_item(
+                instance_id, execution_id, activity["taskId"], activity["name"], activity["input"])})
+        for timer in outgoing.timers:
+            fired = event(EventType.TimerFired, now, TimerId=timer["timerId"], FireAt=timer["fireAt"])
+            outbox.append({"kind": "control", "instanceId": instance_id, "fireAt": timer["fireAt"],
+                           "body": control_message(execution_id, fired)})
+        for child in outgoing.sub_orchestrations:
+            parent = {"InstanceId": instance_id, "ExecutionId": execution_id,
+                      "TaskScheduledId": child["taskId"], "Name": row["Name"]}
+            child_execution = new_execution_id()
+            outbox.append({"kind": "create", "instanceId": child["instanceId"], "name": child["name"],
+                           "input": child["input"], "executionId": child_execution, "parent": parent})
+            outbox.append({"kind": "control", "instanceId": child["instanceId"],
+                           "body": start_message(child_execution, child["name"], child["input"], parent)})
+
+    def _notify_parent(self, row, outbox, *, failed: bool, result=None, reason=None, details=None) -> None:
+        parent = row.get("Parent")
+        if not parent:
+            return
+        if failed:
+            notice = event(EventType.SubOrchestrationInstanceFailed, utc_now(),
+                           TaskScheduledId=parent["TaskScheduledId"], Reason=reason, Details=details)
+        else:
+            notice = event(EventType.SubOrchestrationInstanceCompleted, utc_now(),
+                           TaskScheduledId=parent["TaskScheduledId"], Result=result)
+        outbox.append({"kind": "control", "instanceId": parent["InstanceId"],
+                       "body": control_message(parent["ExecutionId"], notice)})
+
+    # -- commit ---------------------------------------------------------------------------------------
+    async def _commit(self, row, status, history, new_history, outbox, updates, now) -> None:
+        instance_id, execution_id = row["PartitionKey"], row["ExecutionId"]
+        rewritten = row.pop("_rewritten", None)
+        full = rewritten if rewritten is not None else history + new_history
+        if rewritten is not None:
+            await self.hub.write_history(instance_id, execution_id, 0, rewritten)
+        elif new_history:
+            await self.hub.write_history(instance_id, execution_id, len(history), new_history)
+        etag = row.pop("_etag")
+        updated = dict(row, RuntimeStatus=status, LastUpdatedTime=now, HistoryLength=len(full),
+                       Outbox=outbox or None, OutboxSent=not outbox)
+        for key in ("Output", "CustomStatus", "FailureDetails"):
+            if key in updates:
+                updated[key] = updates[key]
+        if status == "Running" and rewritten is not None:
+            updated.pop("Output", None)
+            updated.pop("FailureDetails", None)
+        continued = updates.get("ContinueAsNew")
+        if continued:
+            updated.update(ExecutionId=continued["ExecutionId"], Input=continued["Input"], HistoryLength=0,
+                           RuntimeStatus="Running", Output=None, CustomStatus=None)
+        updated = {k: v for k, v in updated.items() if v is not None}
+        new_etag = await self.hub.put_instance(updated, etag)
+        if continued:
+            self._cache.pop(instance_id, None)
+        else:
+            self._cache[instance_id] = (execution_id, full)
+        if outbox:
+            await self._send_outbox(dict(updated, _etag=new_etag))
+        if continued:
+            await self.hub.delete_history(instance_id, keep_execution=continued["ExecutionId"])
+
+    async def _send_outbox(self, row: dict) -> dict:
+        outbox = row.get("Outbox") or []
+        sem = asyncio.Semaphore(32)
+
+        async def send(item: dict) -> None:
+            async with sem:
+                kind = item["kind"]
+                if kind == "work":
+                    await self.hub.send_work_item(item["body"])
+                elif kind == "create":
+                    existing = await self.hub.get_instance(item["instanceId"])
+                    if existing is None or existing["ExecutionId"] != item["executionId"]:
+                        await self.hub.put_instance(new_instance_row(
+                            item["instanceId"], item["name"], item["input"], item["executionId"], item["parent"]))
+                else:
+                    delay = 0.0
+                    if item.get("fireAt"):
+                        delay = (parse_time(item["fireAt"]) - utc_now()).total_seconds()
+                    await self.hub.send_control(item["instanceId"], item["body"], delay)
+
+        creates = [i for i in outbox if i["kind"] == "create"]
+        await asyncio.gather(*(send(i) for i in creates))
+        await asyncio.gather(*(send(i) for i in outbox if i["kind"] != "create"))
+        if any(i["kind"] == "work" for i in outbox):
+            self.on_work_sent()
+        if any(i["kind"] == "control" for i in outbox):
+            self.wake.set()
+        etag = row.pop("_etag")
+        row = dict(row, OutboxSent=True)
+        row.pop("Outbox", None)
+        try:
+            new_etag = await self.hub.put_instance(row, etag)
+        except (ResourceModifiedError, HttpResponseError):
+            return await self.hub.get_instance(row["PartitionKey"])
+        return dict(row, _etag=new_etag)
+
+    async def _resend_unsent_outboxes(self) -> None:
+        async for row in self.hub.iter_instances_needing_outbox():
+            log.info("resending the outgoing messages of instance %s", row["PartitionKey"])
+            await self._send_outbox(row)
+
+
+def _action_count(history: list[dict]) -> int:
+    for e in reversed(history):
+        if e["EventType"] == EventType.OrchestratorCompleted:
+            return e.get("ActionCount", 0)
+    return 0

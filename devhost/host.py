@@ -1,0 +1,142 @@
+"""Assembles the local runtime: storage, keys, HTTP, durable dispatcher, activity workers, triggers."""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+from pathlib import Path
+
+from aiohttp import web
+from azure.storage.blob import BlobServiceClient
+
+from .app_loader import load_app
+from .config import apply_local_settings, read_host_settings, script_file_name
+from .durable.activities import ActivityWorkerPool
+from .durable.dispatcher import OrchestrationDispatcher
+from .durable.management import ManagementApi, client_binding
+from .durable.taskhub import TaskHub
+from .http_server import HttpFrontend
+from .invoker import Invoker
+from .keys import DURABLE_SYSTEM_KEY, load_or_create_keys
+from .storage import expand_connection_string
+from .triggers import start_trigger_listeners
+
+log = logging.getLogger("devhost")
+
+
+def host_id_for(app_dir: Path) -> str:
+    explicit = os.environ.get("AzureFunctionsWebHost__hostid")
+    if explicit:
+        return explicit
+    name = re.sub(r"[^a-z0-9-]", "", app_dir.resolve().name.lower()) or "app"
+    return name[:32].strip("-") or "app"
+
+
+class Host:
+    def __init__(self, app_dir: Path, port: int = 7071, workers: int | None = None,
+                 storage: str | None = None, bind: str = "127.0.0.1",
+                 activity_visibility_seconds: int = 60, trigger_poll_seconds: float = 1.0):
+        self.app_dir = app_dir.resolve()
+        self.port = port
+        self.bind = bind
+        self.workers = workers or os.cpu_count() or 1
+        self.storage_override = storage
+        self.activity_visibility_seconds = activity_visibility_seconds
+        self.trigger_poll_seconds = trigger_poll_seconds
+        self.stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.pool: ActivityWorkerPool | None = None
+
+    @property
+    def base_url(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "::") else self.bind
+        return f"http://{host}:{self.port}"
+
+    async def start(self) -> None:
+        apply_local_settings(self.app_dir)
+        raw = self.storage_override or os.environ.get("AzureWebJobsStorage")
+        if not raw:
+            raise ValueError("no storage: set AzureWebJobsStorage (local.settings.json) or pass --storage")
+        self.connection_string = expand_connection_string(raw)
+        os.environ["AzureWebJobsStorage"] = self.connection_string
+        os.chdir(self.app_dir)
+        self.settings = read_host_settings(self.app_dir)
+        self.script_file = script_file_name()
+        self.index = load_app(self.app_dir, self.script_file)
+        self.host_id = host_id_for(self.app_dir)
+        blobs = BlobServiceClient.from_connection_string(self.connection_string)
+        self.keys = await asyncio.to_thread(load_or_create_keys, blobs, self.host_id)
+        self.invoker = Invoker(self.app_dir)
+
+        durable = self.settings.durable
+        self.hub = TaskHub(self.connection_string, durable.hub_name, durable.partition_count)
+        await self.hub.create()
+        system_key = self.keys.system_keys[DURABLE_SYSTEM_KEY]
+        binding = json.dumps(client_binding(self.base_url, durable.hub_name, system_key))
+        orchestrators = self.index.orchestrators()
+
+        activities = self.index.activities()
+        if activities:
+            options = {
+                "app_dir": str(self.app_dir),
+                "script_file": self.script_file,
+                "connection_string": self.connection_string,
+                "hub_name": durable.hub_name,
+                "partition_count": durable.partition_count,
+                "visibility_seconds": self.activity_visibility_seconds,
+                "log_level": logging.getLevelName(logging.getLogger().level),
+            }
+            self.pool = ActivityWorkerPool(options, durable.max_concurrent_activities or self.workers)
+            self.pool.start()
+        on_work = self.pool.work_ready.set if self.pool else (lambda: None)
+        self.dispatcher = OrchestrationDispatcher(self.hub, orchestrators, on_work_sent=on_work)
+        self.management = ManagementApi(self.hub, self.dispatcher, system_key, set(orchestrators))
+        self.frontend = HttpFrontend(self.index, self.invoker, self.keys, self.settings.route_prefix,
+                                     self.management, lambda: binding)
+        self.runner = web.AppRunner(self.frontend.application(), access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, self.bind, self.port).start()
+
+        self._tasks.append(asyncio.create_task(self.dispatcher.run(self.stopping)))
+        if self.pool:
+            self._tasks.append(asyncio.create_task(self._supervise_workers()))
+        self._tasks += start_trigger_listeners(self, binding)
+        self.print_banner()
+
+    async def _supervise_workers(self) -> None:
+        while not self.stopping.is_set():
+            woke = await asyncio.to_thread(self.pool.results_ready.wait, 0.5)
+            if woke:
+                self.pool.results_ready.clear()
+                self.dispatcher.wake.set()
+            self.pool.replace_dead()
+
+    def print_banner(self) -> None:
+        lines = ["", "Functions (local runtime, an emulator of the Azure Functions host):", ""]
+        lines += self.frontend.describe(self.base_url)
+        for spec in sorted(self.index.functions.values(), key=lambda s: s.name):
+            if spec.trigger_type != "httpTrigger":
+                lines.append(f"  {spec.name}: {spec.trigger_type}")
+        lines += [
+            "",
+            f"Host keys (kept in blob azure-webjobs-secrets/{self.host_id}/host.json):",
+            f"  default function key: {self.keys.default_function_key}",
+            f"  master key:           {self.keys.master}",
+            f"Task hub: {self.hub.hub_name}; activity workers: {self.pool.count if self.pool else 0}",
+            f"Listening on {self.base_url}",
+            "",
+        ]
+        print("\n".join(lines), flush=True)
+
+    async def stop(self) -> None:
+        self.stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.pool:
+            await asyncio.to_thread(self.pool.stop)
+        await self.runner.cleanup()
+        await self.hub.close()
+        self.invoker.close()

@@ -1,0 +1,134 @@
+"""Blob triggers by polling, with blob receipts so each blob version fires once, across restarts.
+
+A receipt is a blob in `azure-webjobs-hosts/blobreceipts/<host id>/<function>/<etag>/<container>/<blob>`,
+written after the function succeeds. Failures are counted on the receipt; after the host's maximum
+dequeue count the blob goes to the `webjobs-blobtrigger-poison` queue, as in the Functions host.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+import azure.functions as func
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.storage.blob.aio import BlobServiceClient
+from azure.storage.queue.aio import QueueClient
+
+from ..app_loader import FunctionSpec
+from ..invoker import InvocationFailed
+from .common import HOSTS_CONTAINER, annotation_of, connection_string_for, extra_arguments, resolve_setting_references
+
+log = logging.getLogger("devhost.blob")
+POISON_QUEUE = "webjobs-blobtrigger-poison"
+MAX_PARALLEL = 8
+
+
+def compile_blob_path(path: str) -> tuple[str, str, re.Pattern]:
+    """`container/inbox/{name}.csv` -> container, listing prefix, and a pattern capturing `name`."""
+    container, _, blob_pattern = resolve_setting_references(path).partition("/")
+    prefix = blob_pattern.split("{", 1)[0]
+    regex = ""
+    for literal, name in re.findall(r"([^{]*)(?:\{([^}]*)\})?", blob_pattern):
+        regex += re.escape(literal)
+        if name:
+            regex += f"(?P<{name}>.+?)" if name.isidentifier() else ".+?"
+    return container, prefix, re.compile(regex)
+
+
+class BlobTriggerListener:
+    def __init__(self, host, spec: FunctionSpec, client_binding_json: str):
+        self.host = host
+        self.spec = spec
+        self.client_binding_json = client_binding_json
+        self.container_name, self.prefix, self.pattern = compile_blob_path(spec.trigger["path"])
+        conn = connection_string_for(spec.trigger, host.connection_string)
+        self.blobs = BlobServiceClient.from_connection_string(conn)
+        self.receipts = BlobServiceClient.from_connection_string(host.connection_string).get_container_client(
+            HOSTS_CONTAINER)
+        self.poison = QueueClient.from_connection_string(host.connection_string, POISON_QUEUE)
+        self.done: set[tuple[str, str]] = set()
+        self.max_attempts = host.settings.queue_max_dequeue_count
+        self.limit = asyncio.Semaphore(MAX_PARALLEL)
+
+    def receipt_name(self, blob_name: str, etag: str) -> str:
+        return (f"blobreceipts/{self.host.host_id}/{self.spec.name}/{etag.strip(chr(34))}/"
+                f"{self.container_name}/{blob_name}")
+
+    async def run(self) -> None:
+        for client in (self.receipts,):
+            try:
+                await client.create_container()
+            except ResourceExistsError:
+                pass
+        container = self.blobs.get_container_client(self.container_name)
+        try:
+            await container.create_container()
+        except ResourceExistsError:
+            pass
+        while not self.host.stopping.is_set():
+            try:
+                pending = []
+                async for blob in container.list_blobs(name_starts_with=self.prefix or None):
+                    match = self.pattern.fullmatch(blob.name)
+                    if match and (blob.name, blob.etag) not in self.done:
+                        pending.append(self.consider(container, blob, match.groupdict()))
+                await asyncio.gather(*pending)
+            except Exception:
+                log.exception("blob trigger %s: polling failed", self.spec.name)
+            await asyncio.sleep(self.host.trigger_poll_seconds)
+
+    async def consider(self, container, blob, metadata: dict) -> None:
+        async with self.limit:
+            receipt = self.receipts.get_blob_client(self.receipt_name(blob.name, blob.etag))
+            try:
+                properties = await receipt.get_blob_properties()
+                receipt_meta = properties.metadata or {}
+            except ResourceNotFoundError:
+                receipt_meta = None
+            if receipt_meta is not None and receipt_meta.get("completed") == "true":
+                self.done.add((blob.name, blob.etag))
+                return
+            attempts = int((receipt_meta or {}).get("failedattempts", "0"))
+            try:
+                await self.fire(container, blob, metadata)
+            except InvocationFailed:
+                attempts += 1
+                if attempts >= self.max_attempts:
+                    await self.to_poison(blob)
+                    await receipt.upload_blob(b"", overwrite=True, metadata={"completed": "true",
+                                                                             "poisoned": "true"})
+                    self.done.add((blob.name, blob.etag))
+                else:
+                    await receipt.upload_blob(b"", overwrite=True, metadata={"failedattempts": str(attempts)})
+                return
+            await receipt.upload_blob(b"", overwrite=True, metadata={"completed": "true"})
+            self.done.add((blob.name, blob.etag))
+
+    async def fire(self, container, blob, metadata: dict) -> None:
+        client = container.get_blob_client(blob.name)
+        data = await (await client.download_blob()).readall()
+        parameter = self.spec.trigger["name"]
+        annotation = annotation_of(self.spec, parameter)
+        if annotation is bytes:
+            value = data
+        elif annotation is str:
+            value = data.decode()
+        else:
+            value = func.blob.InputStream(data=data, name=f"{self.container_name}/{blob.name}", uri=client.url,
+                                          length=len(data), metadata=blob.metadata or {})
+        arguments = {parameter: value, **extra_arguments(self.spec, self.client_binding_json)}
+        await self.host.invoker.invoke(self.spec, arguments,
+                                       reason=f"New blob detected: {self.container_name}/{blob.name}")
+
+    async def to_poison(self, blob) -> None:
+        try:
+            await self.poison.create_queue()
+        except ResourceExistsError:
+            pass
+        body = {"FunctionId": f"Host.Functions.{self.spec.name}", "BlobType": "BlockBlob",
+                "ContainerName": self.container_name, "BlobName": blob.name, "ETag": blob.etag}
+        await self.poison.send_message(json.dumps(body))
+        log.error("blob %s/%s moved to %s after %d failures", self.container_name, blob.name, POISON_QUEUE,
+                  self.max_attempts)

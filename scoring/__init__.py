@@ -1,0 +1,1 @@
+"""Model loading and scoring of mini-batches; plain Python with no Azure Functions imports."""
