@@ -90,7 +90,7 @@ class Host:
             }
             self.pool = ActivityWorkerPool(options, durable.max_concurrent_activities or self.workers)
             self.pool.start()
-        on_work = self.pool.work_ready.set if self.pool else (lambda: None)
+        on_work = self.pool.notify_work if self.pool else (lambda: None)
         self.dispatcher = OrchestrationDispatcher(self.hub, orchestrators, on_work_sent=on_work)
         self.management = ManagementApi(self.hub, self.dispatcher, system_key, set(orchestrators))
         self.frontend = HttpFrontend(self.index, self.invoker, self.keys, self.settings.route_prefix,
@@ -106,12 +106,17 @@ class Host:
         self.print_banner()
 
     async def _supervise_workers(self) -> None:
+        """Wake the dispatcher when workers report results; replace workers that died."""
+        results = self.pool.signals.results
+        seen, ticks = results.value, 0
         while not self.stopping.is_set():
-            woke = await asyncio.to_thread(self.pool.results_ready.wait, 0.5)
-            if woke:
-                self.pool.results_ready.clear()
+            await asyncio.sleep(0.01)
+            if results.value != seen:
+                seen = results.value
                 self.dispatcher.wake.set()
-            self.pool.replace_dead()
+            ticks += 1
+            if ticks % 100 == 0:
+                self.pool.replace_dead()
 
     def print_banner(self) -> None:
         lines = ["", "Functions (local runtime, an emulator of the Azure Functions host):", ""]

@@ -7,6 +7,7 @@ from typing import Callable
 
 import azure.functions as func
 from aiohttp import web
+from multidict import CIMultiDict
 
 from .app_loader import AppIndex, FunctionSpec
 from .durable.management import RPC_PATH, WEBHOOK_PATH, ManagementApi
@@ -23,11 +24,20 @@ def presented_key(request: web.Request) -> str | None:
     return request.headers.get("x-functions-key") or request.query.get("code")
 
 
+def request_headers(request: web.Request) -> dict[str, str]:
+    """A header sent several times reaches the function once, its values joined by ', ' as in the host."""
+    headers: dict[str, str] = {}
+    for name, value in request.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return headers
+
+
 def to_function_request(request: web.Request, body: bytes, route_params: dict[str, str]) -> func.HttpRequest:
     return func.HttpRequest(
         method=request.method,
         url=str(request.url),
-        headers=dict(request.headers),
+        headers=request_headers(request),
         params={key: request.query.get(key) for key in request.query.keys()},
         route_params=route_params,
         body=body,
@@ -38,8 +48,8 @@ def to_web_response(result) -> web.Response:
     if result is None:
         return web.Response(status=204)
     if isinstance(result, func.HttpResponse):
-        headers = {k: v for k, v in result.headers.items()}
-        if not any(k.lower() == "content-type" for k in headers):
+        headers = CIMultiDict(result.headers.items())  # keeps repeated headers, e.g. several Set-Cookie
+        if "Content-Type" not in headers:
             mimetype = result.mimetype or "text/plain"
             headers["Content-Type"] = f"{mimetype}; charset={result.charset}" if result.charset else mimetype
         return web.Response(body=result.get_body(), status=result.status_code, headers=headers)

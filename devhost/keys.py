@@ -8,7 +8,8 @@ import json
 import secrets
 from dataclasses import dataclass, field
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient
 
 SECRETS_CONTAINER = "azure-webjobs-secrets"
@@ -17,6 +18,11 @@ DURABLE_SYSTEM_KEY = "durabletask_extension"
 
 def _new_key() -> str:
     return secrets.token_urlsafe(40)
+
+
+def _same(presented: str, key: str) -> bool:
+    """Constant-time comparison that also copes with non-ASCII input (a `?code=` can hold anything)."""
+    return secrets.compare_digest(presented.encode("utf-8", "surrogateescape"), key.encode("utf-8"))
 
 
 @dataclass
@@ -36,12 +42,12 @@ class HostKeys:
             return True
         if not presented:
             return False
-        if secrets.compare_digest(presented, self.master):
+        if _same(presented, self.master):
             return True
         if level == "function":
-            return any(secrets.compare_digest(presented, key) for key in self.function_keys.values())
+            return any(_same(presented, key) for key in self.function_keys.values())
         if level == "system":
-            return any(secrets.compare_digest(presented, key) for key in self.system_keys.values())
+            return any(_same(presented, key) for key in self.system_keys.values())
         return False
 
     def to_document(self) -> dict:
@@ -69,17 +75,28 @@ def load_or_create_keys(blobs: BlobServiceClient, host_id: str) -> HostKeys:
     except ResourceExistsError:
         pass
     blob = container.get_blob_client(f"{host_id}/host.json")
-    try:
-        keys = HostKeys.from_document(json.loads(blob.download_blob().readall()))
-    except ResourceNotFoundError:
-        keys = HostKeys(_new_key())
-    changed = False
-    if "default" not in keys.function_keys:
-        keys.function_keys["default"] = _new_key()
-        changed = True
-    if DURABLE_SYSTEM_KEY not in keys.system_keys:
-        keys.system_keys[DURABLE_SYSTEM_KEY] = _new_key()
-        changed = True
-    if changed:
-        blob.upload_blob(json.dumps(keys.to_document(), indent=2), overwrite=True)
-    return keys
+    # Two hosts with one host id may start together: write conditionally, so both end up with the same keys.
+    for _ in range(10):
+        try:
+            download = blob.download_blob()
+            keys = HostKeys.from_document(json.loads(download.readall()))
+            condition = {"overwrite": True, "etag": download.properties.etag,
+                         "match_condition": MatchConditions.IfNotModified}
+        except ResourceNotFoundError:
+            keys = HostKeys(_new_key())
+            condition = {"overwrite": False}
+        changed = False
+        if "default" not in keys.function_keys:
+            keys.function_keys["default"] = _new_key()
+            changed = True
+        if DURABLE_SYSTEM_KEY not in keys.system_keys:
+            keys.system_keys[DURABLE_SYSTEM_KEY] = _new_key()
+            changed = True
+        if not changed:
+            return keys
+        try:
+            blob.upload_blob(json.dumps(keys.to_document(), indent=2), **condition)
+            return keys
+        except (ResourceExistsError, ResourceModifiedError):
+            continue  # another host wrote the keys first: use theirs
+    raise RuntimeError(f"could not store the host keys in {SECRETS_CONTAINER}/{host_id}/host.json")

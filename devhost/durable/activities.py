@@ -13,6 +13,7 @@ import json
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import traceback
@@ -74,8 +75,35 @@ class _Heartbeat(threading.Thread):
             pass
 
 
-def worker_main(options: dict, work_ready, results_ready, stopping) -> None:
+class Signals:
+    """Lock-free counters shared by the host and its workers.
+
+    Blocking primitives (multiprocessing Events, Conditions) hang their other users when a process dies
+    while waiting on them; a worker may die at any moment, so the host and workers only read and bump
+    plain shared integers.
+    """
+
+    def __init__(self, context):
+        self.work = context.RawValue("q", 0)  # bumped by the host when it sends work items
+        self.results = context.RawValue("q", 0)  # bumped by workers when they send results
+        self.stopping = context.RawValue("b", 0)
+
+    @staticmethod
+    def bump(counter) -> None:
+        counter.value += 1
+
+    def wait_for_change(self, counter, seen: int, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while counter.value == seen and not self.stopping.value and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return counter.value
+
+
+def worker_main(options: dict, signals: Signals) -> None:
     """Entry point of one worker process."""
+    stop_requested = threading.Event()
+    for number in (signal.SIGINT, signal.SIGTERM):  # finish the running activity, then leave
+        signal.signal(number, lambda *_: stop_requested.set())
     configure_logging(options.get("log_level", "INFO"), prefix=f"[worker {os.getpid()}] ")
     for key, value in options.get("environment", {}).items():
         os.environ[key] = value
@@ -93,6 +121,8 @@ def worker_main(options: dict, work_ready, results_ready, stopping) -> None:
     max_deliveries = int(options.get("max_deliveries", DEFAULT_MAX_DELIVERIES))
     loop = asyncio.new_event_loop()
     idle = IDLE_WAIT_SECONDS[0]
+    parent = os.getppid()
+    seen_work = signals.work.value
 
     def send_result(item: dict, history_event: dict) -> None:
         body = {**control_message(item["ExecutionId"], history_event), "InstanceId": item["InstanceId"]}
@@ -100,17 +130,19 @@ def worker_main(options: dict, work_ready, results_ready, stopping) -> None:
         if blob:
             large.upload_blob(blob[0], blob[1], overwrite=True)
         controls[partition_of(item["InstanceId"], partitions)].send_message(text, time_to_live=-1)
-        results_ready.set()
+        Signals.bump(signals.results)
 
-    while not stopping.is_set():
+    def running() -> bool:  # a worker does not outlive its host
+        return not (signals.stopping.value or stop_requested.is_set()) and os.getppid() == parent
+
+    while running():
         try:
             messages = list(work_queue.receive_messages(max_messages=1, visibility_timeout=visibility))
         except Exception:
             log.exception("work item queue could not be read")
             messages = []
         if not messages:
-            work_ready.wait(idle)
-            work_ready.clear()
+            seen_work = signals.wait_for_change(signals.work, seen_work, idle)
             idle = min(idle * 2, IDLE_WAIT_SECONDS[1])
             continue
         idle = IDLE_WAIT_SECONDS[0]
@@ -154,18 +186,15 @@ class ActivityWorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self.options = options
         self.count = count
-        self.work_ready = self._context.Event()
-        self.results_ready = self._context.Event()
-        self.stopping = self._context.Event()
+        self.signals = Signals(self._context)
         self.processes: list = []
 
+    def notify_work(self) -> None:
+        Signals.bump(self.signals.work)
+
     def _spawn(self):
-        process = self._context.Process(
-            target=worker_main,
-            args=(self.options, self.work_ready, self.results_ready, self.stopping),
-            name="activity-worker",
-            daemon=True,
-        )
+        process = self._context.Process(target=worker_main, args=(self.options, self.signals),
+                                        name="activity-worker", daemon=True)
         process.start()
         return process
 
@@ -175,15 +204,14 @@ class ActivityWorkerPool:
     def replace_dead(self) -> int:
         replaced = 0
         for index, process in enumerate(self.processes):
-            if not process.is_alive() and not self.stopping.is_set():
+            if not process.is_alive() and not self.signals.stopping.value:
                 log.warning("activity worker %s exited with %s; starting another", process.pid, process.exitcode)
                 self.processes[index] = self._spawn()
                 replaced += 1
         return replaced
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.stopping.set()
-        self.work_ready.set()
+        self.signals.stopping.value = 1
         deadline = time.monotonic() + timeout
         for process in self.processes:
             process.join(max(deadline - time.monotonic(), 0.1))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import logging
 import time
 import uuid
@@ -132,8 +133,8 @@ class OrchestrationDispatcher:
                 continue  # meant for an earlier execution: dropped
             if history_event["EventType"] == EventType.TimerFired:
                 remaining = (parse_time(history_event["FireAt"]) - now).total_seconds()
-                if remaining > 1:
-                    await self.hub.defer_message(queue, message, remaining)
+                if remaining > 0:
+                    await self.hub.defer_message(queue, message, math.ceil(remaining))
                     kept.append(message)
                     continue
             ready.append((message, history_event))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import math
 import zlib
 from typing import Any, AsyncIterator
 
@@ -198,7 +199,7 @@ class TaskHub:
         text, blob = encode_message(body)
         if blob:
             await self.large.upload_blob(blob[0], blob[1], overwrite=True)
-        visibility = int(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
+        visibility = math.ceil(min(max(delay_seconds, 0), MAX_VISIBILITY_SECONDS))
         await queue.send_message(text, visibility_timeout=visibility or None, time_to_live=-1)
 
     async def send_control(self, instance_id: str, body: dict, delay_seconds: float = 0) -> None:
@@ -229,7 +230,7 @@ class TaskHub:
 
     async def defer_message(self, queue, message, seconds: float) -> None:
         try:
-            await queue.update_message(message, visibility_timeout=int(min(seconds, MAX_VISIBILITY_SECONDS)))
+            await queue.update_message(message, visibility_timeout=math.ceil(min(seconds, MAX_VISIBILITY_SECONDS)))
         except (ResourceNotFoundError, HttpResponseError):
             pass
 

@@ -18,7 +18,8 @@ from azure.storage.queue.aio import QueueClient
 
 from ..app_loader import FunctionSpec
 from ..invoker import InvocationFailed
-from .common import HOSTS_CONTAINER, annotation_of, connection_string_for, extra_arguments, resolve_setting_references
+from .common import (HOSTS_CONTAINER, annotation_of, close_quietly, connection_string_for, extra_arguments,
+                     resolve_setting_references)
 
 log = logging.getLogger("devhost.blob")
 POISON_QUEUE = "webjobs-blobtrigger-poison"
@@ -45,12 +46,15 @@ class BlobTriggerListener:
         self.container_name, self.prefix, self.pattern = compile_blob_path(spec.trigger["path"])
         conn = connection_string_for(spec.trigger, host.connection_string)
         self.blobs = BlobServiceClient.from_connection_string(conn)
-        self.receipts = BlobServiceClient.from_connection_string(host.connection_string).get_container_client(
-            HOSTS_CONTAINER)
+        self.receipt_service = BlobServiceClient.from_connection_string(host.connection_string)
+        self.receipts = self.receipt_service.get_container_client(HOSTS_CONTAINER)
         self.poison = QueueClient.from_connection_string(host.connection_string, POISON_QUEUE)
         self.done: set[tuple[str, str]] = set()
         self.max_attempts = host.settings.queue_max_dequeue_count
         self.limit = asyncio.Semaphore(MAX_PARALLEL)
+
+    async def close(self) -> None:
+        await close_quietly(self.blobs, self.receipt_service, self.poison)
 
     def receipt_name(self, blob_name: str, etag: str) -> str:
         return (f"blobreceipts/{self.host.host_id}/{self.spec.name}/{etag.strip(chr(34))}/"
@@ -70,11 +74,17 @@ class BlobTriggerListener:
         while not self.host.stopping.is_set():
             try:
                 pending = []
-                async for blob in container.list_blobs(name_starts_with=self.prefix or None):
+                async for blob in container.list_blobs(name_starts_with=self.prefix or None, include=["metadata"]):
                     match = self.pattern.fullmatch(blob.name)
                     if match and (blob.name, blob.etag) not in self.done:
-                        pending.append(self.consider(container, blob, match.groupdict()))
-                await asyncio.gather(*pending)
+                        pending.append((blob, self.consider(container, blob, match.groupdict())))
+                # Wait for every blob of this listing, even when one fails, so the next listing never
+                # starts a blob whose invocation is still running.
+                outcomes = await asyncio.gather(*(work for _, work in pending), return_exceptions=True)
+                for (blob, _), outcome in zip(pending, outcomes):
+                    if isinstance(outcome, Exception):
+                        log.error("blob trigger %s: %s/%s: %s: %s", self.spec.name, self.container_name,
+                                  blob.name, type(outcome).__name__, outcome)
             except Exception:
                 log.exception("blob trigger %s: polling failed", self.spec.name)
             await asyncio.sleep(self.host.trigger_poll_seconds)

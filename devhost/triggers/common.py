@@ -4,6 +4,7 @@ from __future__ import annotations
 import inspect
 import os
 import re
+import typing
 
 from ..app_loader import FunctionSpec
 
@@ -22,9 +23,25 @@ def connection_string_for(binding: dict, default: str) -> str:
 
 
 def annotation_of(spec: FunctionSpec, parameter: str):
+    """The parameter's type, also when annotations are strings (`from __future__ import annotations`)."""
+    try:
+        hints = typing.get_type_hints(spec.user_function)
+    except Exception:
+        hints = {}
+    if parameter in hints:
+        return hints[parameter]
     return inspect.signature(spec.user_function).parameters[parameter].annotation
 
 
 def extra_arguments(spec: FunctionSpec, client_binding_json: str) -> dict:
     """Input bindings besides the trigger; a durable client is the one the local runtime provides."""
     return {b["name"]: client_binding_json for b in spec.bindings if b["type"] == "durableClient"}
+
+
+async def close_quietly(*clients) -> None:
+    """Close storage clients when a listener ends; a failure to close is no reason to fail a shutdown."""
+    for client in clients:
+        try:
+            await client.close()
+        except Exception:
+            pass

@@ -6,13 +6,13 @@ import base64
 import binascii
 import logging
 
-import azure.functions as func
 from azure.core.exceptions import ResourceExistsError
+from azure.functions.queue import QueueMessage
 from azure.storage.queue.aio import QueueClient
 
 from ..app_loader import FunctionSpec
 from ..invoker import InvocationFailed
-from .common import connection_string_for, extra_arguments, resolve_setting_references
+from .common import close_quietly, connection_string_for, extra_arguments, resolve_setting_references
 
 log = logging.getLogger("devhost.queue")
 BATCH = 16
@@ -40,6 +40,9 @@ class QueueListener:
         self.max_dequeue = host.settings.queue_max_dequeue_count
         self.retry_delay = int(host.settings.queue_visibility_timeout_seconds)
 
+    async def close(self) -> None:
+        await close_quietly(self.queue, self.poison)
+
     async def run(self) -> None:
         for queue in (self.queue, self.poison):
             try:
@@ -59,11 +62,18 @@ class QueueListener:
                 delay = min(delay * 2, POLL_SECONDS[1])
                 continue
             delay = POLL_SECONDS[0]
-            await asyncio.gather(*(self.handle(m) for m in messages))
+            await asyncio.gather(*(self.handle_safely(m) for m in messages))
+
+    async def handle_safely(self, message) -> None:
+        """A storage error on one message must not end the listener: the message becomes visible again."""
+        try:
+            await self.handle(message)
+        except Exception:
+            log.exception("queue trigger %s: message %s could not be settled", self.spec.name, message.id)
 
     async def handle(self, message) -> None:
         body = decode_body(message.content)
-        argument = func.QueueMessage(
+        argument = QueueMessage(  # the worker's concrete class: func.QueueMessage has no dequeue_count
             id=message.id, body=body, dequeue_count=message.dequeue_count,
             expiration_time=message.expires_on, insertion_time=message.inserted_on,
             time_next_visible=message.next_visible_on, pop_receipt=message.pop_receipt,

@@ -10,18 +10,36 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import re
 
-import azure.functions as func
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.functions.timer import TimerRequest
 from azure.storage.blob.aio import BlobServiceClient
-from croniter import croniter
+from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 from ..app_loader import FunctionSpec
 from ..durable.history import format_time, parse_time, utc_now
 from ..invoker import InvocationFailed
-from .common import HOSTS_CONTAINER, extra_arguments, resolve_setting_references
+from .common import HOSTS_CONTAINER, close_quietly, extra_arguments, resolve_setting_references
 
 log = logging.getLogger("devhost.timer")
+
+
+_TIMESPAN = re.compile(r"^(?:(?P<days>\d+)[.:])?(?P<hours>\d{1,2}):(?P<minutes>\d{1,2}):(?P<seconds>\d{1,2})$")
+
+
+def _parse_timespan(original: str, text: str) -> dt.timedelta:
+    """A TimeSpan schedule as .NET writes it: `hh:mm:ss`, or with days `d.hh:mm:ss` / `d:hh:mm:ss`."""
+    found = _TIMESPAN.match(text)
+    if not found:
+        raise ValueError(f"timer schedule '{original}' is not a TimeSpan: expected hh:mm:ss or d.hh:mm:ss")
+    days, hours, minutes, seconds = (int(found[name] or 0) for name in ("days", "hours", "minutes", "seconds"))
+    if hours > 23 or minutes > 59 or seconds > 59:
+        raise ValueError(f"timer schedule '{original}': hours must be 0-23, minutes and seconds 0-59")
+    interval = dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    if interval <= dt.timedelta(0):
+        raise ValueError(f"timer schedule '{original}': the interval must be positive")
+    return interval
 
 
 class Schedule:
@@ -32,17 +50,14 @@ class Schedule:
         fields = self.expression.split()
         self.interval: dt.timedelta | None = None
         if len(fields) == 1 and ":" in self.expression:
-            parts = [int(p) for p in self.expression.split(":")]
-            days = 0
-            if len(parts) == 4:
-                days, parts = parts[0], parts[1:]
-            hours, minutes, seconds = parts
-            self.interval = dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
-            if self.interval <= dt.timedelta(0):
-                raise ValueError(f"timer schedule '{expression}': the interval must be positive")
+            self.interval = _parse_timespan(expression, self.expression)
         elif len(fields) == 6:
             if not croniter.is_valid(self.expression, second_at_beginning=True):
                 raise ValueError(f"timer schedule '{expression}' is not a valid NCRONTAB expression")
+            try:  # valid fields can still describe a moment that never comes, e.g. 30 February
+                self.next_after(utc_now())
+            except (CroniterBadDateError, CroniterBadCronError, ValueError) as error:
+                raise ValueError(f"timer schedule '{expression}' never occurs: {error}") from None
         else:
             raise ValueError(
                 f"timer schedule '{expression}' must be a 6-field NCRONTAB expression "
@@ -63,10 +78,12 @@ class TimerListener:
         self.schedule = Schedule(spec.trigger["schedule"])
         self.run_on_startup = bool(spec.trigger.get("runOnStartup"))
         self.use_monitor = spec.trigger.get("useMonitor", True) is not False
-        container = BlobServiceClient.from_connection_string(host.connection_string).get_container_client(
-            HOSTS_CONTAINER)
-        self.container = container
-        self.status_blob = container.get_blob_client(f"timers/{host.host_id}/{spec.name}/status")
+        self.service = BlobServiceClient.from_connection_string(host.connection_string)
+        self.container = self.service.get_container_client(HOSTS_CONTAINER)
+        self.status_blob = self.container.get_blob_client(f"timers/{host.host_id}/{spec.name}/status")
+
+    async def close(self) -> None:
+        await close_quietly(self.service)
 
     async def read_status(self) -> dict | None:
         try:
@@ -81,8 +98,8 @@ class TimerListener:
         return status
 
     async def fire(self, past_due: bool, status: dict | None, reason: str) -> None:
-        request = func.TimerRequest(past_due=past_due, schedule_status=status or {},
-                                    schedule={"AdjustForDST": True})
+        request = TimerRequest(past_due=past_due, schedule_status=status or {},
+                               schedule={"AdjustForDST": True})
         arguments = {self.spec.trigger["name"]: request, **extra_arguments(self.spec, self.client_binding_json)}
         try:
             await self.host.invoker.invoke(self.spec, arguments, reason=reason)
@@ -110,7 +127,12 @@ class TimerListener:
             await asyncio.sleep(max((next_due - utc_now()).total_seconds(), 0))
             if self.host.stopping.is_set():
                 return
-            following = self.schedule.next_after(max(utc_now(), next_due))
             await self.fire(False, status, f"Timer fired at {format_time(next_due)}")
-            status = await self.write_status(next_due, following)
+            # The next occurrence after this one, counted from now: an invocation that outlasted the
+            # interval skips the occurrences it overlapped instead of firing them back to back.
+            following = self.schedule.next_after(max(utc_now(), next_due))
+            try:
+                status = await self.write_status(next_due, following)
+            except Exception:  # a storage hiccup must not stop the schedule
+                log.exception("timer %s: could not record the schedule status", self.spec.name)
             next_due = following
