@@ -28,7 +28,7 @@ class DurableSettings(BaseModel):
     @field_validator("hub_name")
     @classmethod
     def _valid_hub_name(cls, value: str) -> str:
-        if not _HUB_NAME.match(value):
+        if not _HUB_NAME.fullmatch(value):
             raise ValueError(
                 "extensions.durableTask.hubName must be 3-45 letters and digits, starting with a letter"
             )
@@ -64,8 +64,10 @@ class HostSettings(BaseModel):
 
 
 def _timespan_seconds(text: str) -> float:
-    hours, minutes, seconds = (float(part) for part in str(text).split(":"))
-    return hours * 3600 + minutes * 60 + seconds
+    """A .NET TimeSpan, `[d.]hh:mm:ss[.fff]`."""
+    hours_part, minutes, seconds = str(text).split(":")
+    days, _, hours = hours_part.rpartition(".")
+    return float(days or 0) * 86400 + float(hours) * 3600 + float(minutes) * 60 + float(seconds)
 
 
 HOST_OVERRIDE_PREFIX = "AzureFunctionsJobHost__"

@@ -113,7 +113,7 @@ class Host:
             await asyncio.sleep(0.01)
             if results.value != seen:
                 seen = results.value
-                self.dispatcher.wake.set()
+                self.dispatcher.notify()
             ticks += 1
             if ticks % 100 == 0:
                 self.pool.replace_dead()

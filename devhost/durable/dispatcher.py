@@ -26,7 +26,7 @@ from .taskhub import TERMINAL_STATUSES, TaskHub
 log = logging.getLogger("devhost.durable")
 
 CONTROL_BATCH = 32
-CONTROL_VISIBILITY_SECONDS = 300
+CONTROL_VISIBILITY_SECONDS = 30  # a crashed host's in-flight messages return after this; redeliveries are de-duplicated
 SUSPENDED_RETRY_SECONDS = 2
 IDLE_BACKOFF_SECONDS = (0.01, 0.5)
 CONTROL_EVENTS = {
@@ -71,8 +71,13 @@ class OrchestrationDispatcher:
         self.hub = hub
         self.orchestrators = orchestrators
         self.on_work_sent = on_work_sent
-        self.wake = asyncio.Event()
+        self._wakes = [asyncio.Event() for _ in range(hub.partition_count)]
         self._cache: dict[str, tuple[str, list[dict]]] = {}
+
+    def notify(self) -> None:
+        """New control messages were sent: every partition loop polls now instead of after its back-off."""
+        for wake in self._wakes:
+            wake.set()
 
     # -- loop ---------------------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -81,6 +86,7 @@ class OrchestrationDispatcher:
 
     async def _run_partition(self, partition: int, stopping: asyncio.Event) -> None:
         queue = self.hub.control_queues[partition]
+        wake = self._wakes[partition]
         delay = IDLE_BACKOFF_SECONDS[0]
         while not stopping.is_set():
             try:
@@ -89,9 +95,11 @@ class OrchestrationDispatcher:
                 log.exception("control queue %s could not be read", queue.queue_name)
                 received = []
             if not received:
-                self.wake.clear()
+                if wake.is_set():  # a notice came while polling: poll again at once
+                    wake.clear()
+                    continue
                 try:
-                    await asyncio.wait_for(self.wake.wait(), delay)
+                    await asyncio.wait_for(wake.wait(), delay)
                 except asyncio.TimeoutError:
                     pass
                 delay = min(delay * 2, IDLE_BACKOFF_SECONDS[1])
@@ -156,9 +164,9 @@ class OrchestrationDispatcher:
         elif status in TERMINAL_STATUSES:
             regular = []
 
-        if regular:
-            status = self._run_episodes(row, status, history + new_history, regular, new_history,
-                                        outbox, updates, now)
+        if regular:  # the SDK's replay is CPU work: keep it off the loop that serves HTTP
+            status = await asyncio.to_thread(self._run_episodes, row, status, history + new_history, regular,
+                                             new_history, outbox, updates, now)
 
         if new_history or updates or status != row["RuntimeStatus"]:
             await self._commit(row, status, history, new_history, outbox, updates, now)
@@ -330,7 +338,7 @@ class OrchestrationDispatcher:
                            RuntimeStatus="Running", Output=None, CustomStatus=None)
         updated = {k: v for k, v in updated.items() if v is not None}
         new_etag = await self.hub.put_instance(updated, etag)
-        if continued:
+        if continued or status in TERMINAL_STATUSES:
             self._cache.pop(instance_id, None)
         else:
             self._cache[instance_id] = (execution_id, full)
@@ -365,7 +373,7 @@ class OrchestrationDispatcher:
         if any(i["kind"] == "work" for i in outbox):
             self.on_work_sent()
         if any(i["kind"] == "control" for i in outbox):
-            self.wake.set()
+            self.notify()
         etag = row.pop("_etag")
         row = dict(row, OutboxSent=True)
         row.pop("Outbox", None)

@@ -72,6 +72,10 @@ class QueueListener:
             log.exception("queue trigger %s: message %s could not be settled", self.spec.name, message.id)
 
     async def handle(self, message) -> None:
+        if message.dequeue_count > self.max_dequeue:
+            # Tried often enough already (its host died mid-invocation): poison it without another try.
+            await self.to_poison(message)
+            return
         body = decode_body(message.content)
         argument = QueueMessage(  # the worker's concrete class: func.QueueMessage has no dequeue_count
             id=message.id, body=body, dequeue_count=message.dequeue_count,
@@ -84,11 +88,14 @@ class QueueListener:
                                                                         f"'{self.queue_name}'.")
         except InvocationFailed:
             if message.dequeue_count >= self.max_dequeue:
-                await self.poison.send_message(message.content)
-                await self.queue.delete_message(message)
-                log.error("message %s moved to %s-poison after %d tries", message.id, self.queue_name,
-                          message.dequeue_count)
+                await self.to_poison(message)
             else:
                 await self.queue.update_message(message, visibility_timeout=self.retry_delay)
             return
         await self.queue.delete_message(message)
+
+    async def to_poison(self, message) -> None:
+        await self.poison.send_message(message.content)
+        await self.queue.delete_message(message)
+        log.error("message %s moved to %s-poison after %d tries", message.id, self.queue_name,
+                  message.dequeue_count)
