@@ -1,7 +1,6 @@
 """The HTTP front door: function routes under the route prefix, the durable management API, admin routes."""
 from __future__ import annotations
 
-import json
 import logging
 from typing import Callable
 
@@ -148,6 +147,3 @@ class HttpFrontend:
             lines.append(f"  {spec.name}: [{methods}] {base_url}{self.public_path(spec)}")
         return lines
 
-
-def json_body(text: str):
-    return json.loads(text) if text else None

@@ -192,3 +192,24 @@ def test_starting_unknown_orchestrators_or_duplicate_running_ids_is_refused(feat
     duplicate = requests.post(f"{base}/orchestrators/wait_forever/{instance['id']}?{system_query}", timeout=10)
     assert duplicate.status_code == 409
     assert code
+
+
+def test_the_check_status_webhook_urls_raise_terminate_and_purge(features):
+    waiting = start(features, "approval")
+    wait_for(lambda: requests.get(waiting["statusQueryGetUri"], timeout=10).json()["runtimeStatus"] == "Running",
+             what="running")
+    raised = requests.post(waiting["sendEventPostUri"].replace("{eventName}", "Approval"), json="via webhook",
+                           timeout=10)
+    assert raised.status_code == 202
+    assert features.wait_for_status(waiting["statusQueryGetUri"])["output"] == {"decision": "via webhook"}
+
+    forever = start(features, "wait_forever")
+    stopped = requests.post(forever["terminatePostUri"].replace("{text}", "enough"), timeout=10)
+    assert stopped.status_code == 202
+    final = features.wait_for_status(forever["statusQueryGetUri"])
+    assert (final["runtimeStatus"], final["output"]) == ("Terminated", "enough")
+    assert requests.post(forever["terminatePostUri"].replace("{text}", "again"), timeout=10).status_code == 410
+
+    purged = requests.delete(forever["purgeHistoryDeleteUri"], timeout=10)
+    assert purged.json() == {"instancesDeleted": 1}
+    assert requests.get(forever["statusQueryGetUri"], timeout=10).status_code == 404
