@@ -1,0 +1,5 @@
+using './main.bicep'
+
+param appName = 'batchendpoints'
+param maximumInstanceCount = 100
+param instanceMemoryMB = 4096
