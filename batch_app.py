@@ -6,9 +6,12 @@ through the PYTHON_SCRIPT_FILE_NAME app setting.
 import azure.durable_functions as df
 import azure.functions as func
 
+from function_app.endpoints_api import bp as endpoints_bp
 from function_app.health import bp as health_bp
+from function_app.openapi_api import bp as openapi_bp
+from function_app.workspace_api import bp as workspace_bp
 from orchestrations.fan_out import bp as fan_out_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
-app.register_functions(health_bp)
-app.register_functions(fan_out_bp)
+for blueprint in (health_bp, workspace_bp, endpoints_bp, openapi_bp, fan_out_bp):
+    app.register_functions(blueprint)

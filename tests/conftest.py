@@ -47,3 +47,12 @@ def start_runtime(azurite, artifacts_dir: Path):
     yield start
     for runtime in started:
         runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def product(azurite, artifacts_dir: Path):
+    """The product app on the local runtime, shared by a test module."""
+    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py"})
+    runtime.start()
+    yield runtime
+    runtime.stop()

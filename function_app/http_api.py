@@ -1,0 +1,121 @@
+"""What every API function shares: JSON in and out, ETags, errors turned into answers in one place, and a
+record of each operation for the OpenAPI document."""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Callable
+from urllib.parse import urlsplit
+
+import azure.functions as func
+
+from workspace.errors import SystemFailure, ValidationFailed, WorkspaceError
+from workspace.storage import Record
+
+log = logging.getLogger("batch_endpoints.api")
+
+
+@dataclass
+class Operation:
+    """One documented API operation."""
+
+    method: str
+    route: str
+    summary: str
+    request_schema: type | None = None
+    upload: bool = False
+    success_status: int = 200
+    tags: list[str] = field(default_factory=list)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def error_response(error: WorkspaceError) -> func.HttpResponse:
+    return func.HttpResponse(json.dumps(error.to_body()), status_code=error.status, mimetype="application/json")
+
+
+def api(bp, route: str, methods: list[str], summary: str, *, request_schema: type | None = None,
+        upload: bool = False, success_status: int = 200, tag: str = "", auth_level=func.AuthLevel.FUNCTION):
+    """Register an HTTP function whose errors become `{"error": {"code", "message", "target"}}` answers."""
+
+    def decorate(handler: Callable[[func.HttpRequest], func.HttpResponse]):
+        for method in methods:
+            OPERATIONS.append(Operation(method, route, summary, request_schema, upload, success_status, [tag]))
+
+        @functools.wraps(handler)
+        def guarded(req: func.HttpRequest) -> func.HttpResponse:
+            try:
+                return handler(req)
+            except WorkspaceError as error:
+                if not error.is_user_error:
+                    log.exception("system error in %s %s", req.method, req.url)
+                return error_response(error)
+            except Exception:
+                log.exception("unexpected error in %s %s", req.method, req.url)
+                return error_response(SystemFailure("An internal error occurred; see the app's log."))
+
+        return bp.route(route=route, methods=methods, auth_level=auth_level)(guarded)
+
+    return decorate
+
+
+def json_body(req: func.HttpRequest) -> Any:
+    raw = req.get_body()
+    if not raw:
+        raise ValidationFailed("The request needs a JSON body.", target="body")
+    try:
+        return json.loads(raw)
+    except ValueError as error:
+        raise ValidationFailed(f"The request body is not valid JSON: {error}", target="body") from None
+
+
+def is_json(req: func.HttpRequest) -> bool:
+    return "json" in (req.headers.get("content-type") or "").lower()
+
+
+def upload_fields(req: func.HttpRequest, names: tuple[str, ...]) -> dict:
+    """Fields sent beside an upload, as query parameters (`tags` as a JSON object)."""
+    fields: dict[str, Any] = {}
+    for name in names:
+        value = req.params.get(name)
+        if value is None:
+            continue
+        if name in ("tags", "properties"):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValidationFailed(f"{name} must be a JSON object.", target=name) from None
+        fields[name] = value
+    return fields
+
+
+def required_param(req: func.HttpRequest, name: str) -> str:
+    value = req.params.get(name)
+    if not value:
+        raise ValidationFailed(f"The query parameter '{name}' is required.", target=name)
+    return value
+
+
+def base_url(req: func.HttpRequest) -> str:
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def if_match(req: func.HttpRequest) -> str | None:
+    return req.headers.get("if-match") or None
+
+
+def respond(body: Any, status: int = 200, record: Record | None = None) -> func.HttpResponse:
+    headers = {"ETag": record.etag} if record is not None else {}
+    return func.HttpResponse(json.dumps(body), status_code=status, mimetype="application/json", headers=headers)
+
+
+def listing(items: list[dict]) -> func.HttpResponse:
+    return respond({"value": items})
+
+
+def no_content() -> func.HttpResponse:
+    return func.HttpResponse(status_code=204)

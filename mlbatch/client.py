@@ -1,0 +1,83 @@
+"""The HTTP client of the batch endpoints API: URL and key from flags or the environment, errors as
+exceptions carrying the API's stable code."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+
+DEFAULT_URL = "http://127.0.0.1:7071"
+URL_VARIABLE = "MLBATCH_URL"
+KEY_VARIABLE = "MLBATCH_KEY"
+API_PREFIX = "/api/"
+TIMEOUT_SECONDS = 300
+
+
+class CliError(Exception):
+    """Anything that ends the command with a message; exit_code says what kind."""
+
+    exit_code = 1
+
+
+class UsageError(CliError):
+    exit_code = 2
+
+
+class ConnectionFailed(CliError):
+    exit_code = 2
+
+
+@dataclass
+class ApiError(CliError):
+    status: int
+    code: str
+    message: str
+    target: str | None = None
+
+    def __str__(self) -> str:
+        where = f" (field: {self.target})" if self.target else ""
+        return f"{self.code}: {self.message}{where} [HTTP {self.status}]"
+
+
+@dataclass
+class Response:
+    body: Any
+    etag: str | None
+
+
+class ApiClient:
+    def __init__(self, url: str | None = None, key: str | None = None):
+        self.url = (url or os.environ.get(URL_VARIABLE) or DEFAULT_URL).rstrip("/")
+        self.key = key or os.environ.get(KEY_VARIABLE)
+        self.session = requests.Session()
+        if self.key:
+            self.session.headers["x-functions-key"] = self.key
+
+    def call(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
+             params: dict | None = None, headers: dict | None = None) -> Response:
+        url = f"{self.url}{API_PREFIX}{path.lstrip('/')}"
+        try:
+            answer = self.session.request(method, url, json=json, data=data, params=params, headers=headers,
+                                          timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise ConnectionFailed(f"cannot reach {self.url}: {error.__class__.__name__}. Is the app running? "
+                                   f"Set --url or {URL_VARIABLE}.") from None
+        if answer.status_code >= 400:
+            raise self._error(answer)
+        body = answer.json() if answer.content and "json" in answer.headers.get("content-type", "") else None
+        return Response(body, answer.headers.get("ETag"))
+
+    def get(self, path: str, **kwargs) -> Any:
+        return self.call("GET", path, **kwargs).body
+
+    def _error(self, answer: requests.Response) -> ApiError:
+        try:
+            error = answer.json()["error"]
+            return ApiError(answer.status_code, error["code"], error["message"], error.get("target"))
+        except (ValueError, KeyError, TypeError):
+            if answer.status_code == 401:
+                return ApiError(401, "Unauthorized", f"the API refused the key; set --key or {KEY_VARIABLE} to "
+                                "the function key printed when the app starts.")
+            return ApiError(answer.status_code, "HttpError", answer.text.strip()[:500] or answer.reason)

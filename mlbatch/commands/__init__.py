@@ -1,0 +1,1 @@
+"""The command groups of mlbatch, one module each, named like `az ml`'s."""

@@ -1,0 +1,39 @@
+"""Entry point of `mlbatch`: parse, call the API, print; exit 1 when the API refuses, 2 for usage or
+connection problems."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .client import ApiClient, CliError
+from .commands import data, datastores, deployments, endpoints, models
+from .output import render
+
+GROUPS = (models, datastores, data, endpoints, deployments)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mlbatch", description="Manage and run batch endpoints; reads Azure "
+                                     "ML CLI v2 YAML files unchanged.")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{model,datastore,data,endpoint,deployment}")
+    for group in GROUPS:
+        group.register(groups)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        result = args.handler(args, ApiClient(args.url, args.key))
+    except CliError as error:
+        print(f"mlbatch: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        return 130
+    if result is not None:
+        print(render(result, args.output, args.columns))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,48 @@
+"""Folders in blob storage: upload a local folder under a prefix, download one, delete one."""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from azure.storage.blob import ContainerClient
+
+PARALLEL_TRANSFERS = 8
+
+
+def upload_folder(container: ContainerClient, folder: Path, prefix: str) -> list[str]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file())
+    names = [f"{prefix}{p.relative_to(folder).as_posix()}" for p in files]
+
+    def upload(pair):
+        path, name = pair
+        with open(path, "rb") as stream:
+            container.upload_blob(name, stream, overwrite=True)
+
+    with ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
+        list(pool.map(upload, zip(files, names)))
+    return [p.relative_to(folder).as_posix() for p in files]
+
+
+def list_under(container: ContainerClient, prefix: str) -> list[str]:
+    return [blob.name for blob in container.list_blobs(name_starts_with=prefix)]
+
+
+def download_prefix(container: ContainerClient, prefix: str, destination: Path) -> list[Path]:
+    """Everything under prefix into destination; a prefix naming one blob downloads that file."""
+    names = list_under(container, prefix)
+    written = []
+    for name in names:
+        relative = name[len(prefix):].lstrip("/") or Path(name).name
+        target = destination / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        with open(target, "wb") as stream:
+            container.download_blob(name).readinto(stream)
+        written.append(target)
+    return written
+
+
+def delete_prefix(container: ContainerClient, prefix: str) -> int:
+    names = list_under(container, prefix)
+    for name in names:
+        container.delete_blob(name)
+    return len(names)

@@ -1,0 +1,114 @@
+"""Datastores: the default `workspaceblobstore` (a container of the app's own storage account) and
+registered Azure Blob containers. Credentials are kept, never shown."""
+from __future__ import annotations
+
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from .clock import now_iso
+from .defaults import DEFAULT_DATASTORE
+from .errors import Conflict, ReferenceNotFound, ValidationFailed
+from .names import check_datastore_name
+from .optimistic import check_if_match
+from .resources import DatastoreSpec, parse
+from .storage import Record, WorkspaceStorage
+
+PARTITION = "datastore"
+
+
+class DatastoreService:
+    def __init__(self, storage: WorkspaceStorage):
+        self.storage = storage
+        self.table = storage.table("Datastores")
+
+    def ensure_default(self) -> Record:
+        existing = self.table.find(PARTITION, DEFAULT_DATASTORE)
+        if existing:
+            return existing
+        body = {"name": DEFAULT_DATASTORE, "type": "azure_blob", "description": "The workspace's default blob store",
+                "tags": {}, "container_name": DEFAULT_DATASTORE, "is_default": True, "credentials": None,
+                "account_name": None, "account_url": None, "endpoint": None, "protocol": None,
+                "created_at": now_iso()}
+        self.storage.container(DEFAULT_DATASTORE)
+        try:
+            return self.table.create(PARTITION, DEFAULT_DATASTORE, body, "Datastore", DEFAULT_DATASTORE)
+        except Conflict:
+            return self.table.get(PARTITION, DEFAULT_DATASTORE, "Datastore", DEFAULT_DATASTORE)
+
+    def create_or_update(self, name: str, body: dict, if_match: str | None = None) -> Record:
+        check_datastore_name(name)
+        if name == DEFAULT_DATASTORE:
+            raise Conflict(f"'{DEFAULT_DATASTORE}' is the workspace's default datastore and cannot be changed.",
+                           target="name")
+        spec = parse(DatastoreSpec, body)
+        if spec.name not in (None, name):
+            raise ValidationFailed(f"The body names datastore '{spec.name}' but the URL names '{name}'.",
+                                   target="name")
+        stored = {**spec.model_dump(), "name": name, "is_default": False}
+        if stored["credentials"] is not None:
+            stored["credentials"]["type"] = _credential_type(stored["credentials"])
+        existing = self.table.find(PARTITION, name)
+        stored["created_at"] = existing.body["created_at"] if existing else now_iso()
+        if existing:
+            check_if_match(existing.etag, if_match, f"Datastore '{name}'")
+            return self.table.replace(PARTITION, name, stored, existing.etag, "Datastore", name)
+        return self.table.create(PARTITION, name, stored, "Datastore", name)
+
+    def get(self, name: str) -> Record:
+        if name == DEFAULT_DATASTORE:
+            return self.ensure_default()
+        return self.table.get(PARTITION, name, "Datastore", name)
+
+    def list(self) -> list[Record]:
+        self.ensure_default()
+        return sorted(self.table.list(PARTITION), key=lambda r: r.body["name"])
+
+    def delete(self, name: str) -> None:
+        if name == DEFAULT_DATASTORE:
+            raise Conflict(f"'{DEFAULT_DATASTORE}' is the workspace's default datastore and cannot be deleted.",
+                           target="name")
+        self.get(name)
+        self.table.delete(PARTITION, name)
+
+    def container(self, name: str, field: str = "datastore") -> ContainerClient:
+        """A client for the datastore's container, with its own credentials."""
+        if name == DEFAULT_DATASTORE:
+            return self.storage.container(DEFAULT_DATASTORE)
+        record = self.table.find(PARTITION, name)
+        if record is None:
+            raise ReferenceNotFound(f"Datastore '{name}' does not exist.", target=field)
+        body = record.body
+        credentials = body.get("credentials") or {}
+        if "connection_string" in credentials:
+            service = BlobServiceClient.from_connection_string(credentials["connection_string"])
+        else:
+            url = body.get("account_url") or f"{body['protocol']}://{body['account_name']}.blob.{body['endpoint']}"
+            if "account_key" in credentials:
+                credential: Any = {"account_name": body.get("account_name") or _account_from_url(url),
+                                   "account_key": credentials["account_key"]}
+            else:
+                credential = credentials.get("sas_token")
+            service = BlobServiceClient(url, credential=credential)
+        return service.get_container_client(body["container_name"])
+
+
+def _credential_type(credentials: dict) -> str:
+    for kind in ("account_key", "sas_token", "connection_string"):
+        if kind in credentials:
+            return kind
+    return "none"
+
+
+def _account_from_url(url: str) -> str:
+    host_and_path = url.split("//", 1)[-1]
+    host, _, path = host_and_path.partition("/")
+    return path.split("/")[0] if path else host.split(".")[0]
+
+
+def datastore_view(record: Record) -> dict:
+    """Secrets never leave: only the kind of credential is shown."""
+    body = dict(record.body)
+    credentials = body.get("credentials")
+    body["credentials"] = {"type": credentials.get("type", _credential_type(credentials))} if credentials else None
+    return body

@@ -1,0 +1,106 @@
+"""The model registry: versioned models kept as files in the default datastore, described on registration
+(MLflow flavors and signature, or the ONNX graph's inputs and outputs)."""
+from __future__ import annotations
+
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from .blob_folders import delete_prefix, download_prefix, upload_folder
+from .clock import now_iso
+from .datastores import DatastoreService
+from .defaults import DEFAULT_DATASTORE
+from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed, WorkspaceError
+from .model_files import describe_model_folder, unpack_model_upload
+from .names import check_asset_name
+from .refs import DatastorePath, parse_asset_ref, parse_datastore_uri
+from .resources import ModelSpec, parse
+from .storage import Record, WorkspaceStorage
+from .versions import AssetVersions, explicit_version
+
+class ModelRegistry(AssetVersions):
+    def __init__(self, storage: WorkspaceStorage, datastores: DatastoreService):
+        super().__init__(storage.table("Models"), "Model")
+        self.datastores = datastores
+
+    # -- registration -------------------------------------------------------------------------------
+    def register_upload(self, name: str, data: bytes, filename: str, fields: dict) -> Record:
+        spec = self._spec(name, fields)
+        with tempfile.TemporaryDirectory() as temp:
+            folder = unpack_model_upload(data, filename, Path(temp) / "model")
+            return self._register(name, spec, folder)
+
+    def register_from_path(self, name: str, fields: dict) -> Record:
+        spec = self._spec(name, fields)
+        if not spec.path:
+            raise ValidationFailed("Give the model files: upload them, or set path to "
+                                   "azureml://datastores/<datastore>/paths/<path>.", target="path")
+        location = parse_datastore_uri(spec.path, "path")
+        container = self.datastores.container(location.datastore, field="path")
+        with tempfile.TemporaryDirectory() as temp:
+            folder = Path(temp) / "model"
+            if not download_prefix(container, location.path, folder):
+                raise ReferenceNotFound(f"Nothing found at {spec.path}.", target="path")
+            return self._register(name, spec, folder)
+
+    def _spec(self, name: str, fields: dict) -> ModelSpec:
+        check_asset_name(name)
+        spec = parse(ModelSpec, fields)
+        if spec.name not in (None, name):
+            raise ValidationFailed(f"The body names model '{spec.name}' but the URL names '{name}'.", target="name")
+        explicit_version(spec.version)
+        return spec
+
+    def _register(self, name: str, spec: ModelSpec, folder: Path) -> Record:
+        description = describe_model_folder(folder).model_dump(mode="json")
+        if spec.type == "mlflow_model" and description["format"] != "mlflow":
+            raise ValidationFailed("type is mlflow_model but the files have no MLmodel file.", target="type")
+        self.check_free(name, spec.version)
+        container = self.datastores.container(DEFAULT_DATASTORE)
+        prefix = f"models/{name}/{uuid.uuid4().hex}/"
+        files = upload_folder(container, folder, prefix)
+        try:
+            return self.create_version(name, spec.version, lambda version: {
+                "name": name,
+                "version": version,
+                "id": f"azureml:{name}:{version}",
+                "type": spec.type or ("mlflow_model" if description["format"] == "mlflow" else "custom_model"),
+                "description": spec.description,
+                "tags": spec.tags,
+                "properties": spec.properties,
+                "path": str(DatastorePath(DEFAULT_DATASTORE, prefix)),
+                "files": files,
+                "created_at": now_iso(),
+                **description,
+            })
+        except WorkspaceError:
+            delete_prefix(container, prefix)
+            raise
+
+    # -- reading ------------------------------------------------------------------------------------
+    def resolve(self, ref: str, field: str) -> dict:
+        """`name:version`, `name@latest` or `azureml:` forms to the model's record; a missing one is the
+        caller's input error, named by field."""
+        parsed = parse_asset_ref(ref, field)
+        try:
+            return self.get(parsed.name, parsed.version if parsed.version is not None else "latest").body
+        except NotFound:
+            raise ReferenceNotFound(f"Model '{ref}' does not exist in the registry.", target=field) from None
+
+    def download(self, name: str, version: int, destination: Path) -> Path:
+        files = parse_datastore_uri(self.get(name, version).body["path"], "path")
+        download_prefix(self.datastores.container(files.datastore), files.path, destination)
+        return destination
+
+    # -- deletion -----------------------------------------------------------------------------------
+    def delete(self, name: str, version: str | int, users: Callable[[str], list[str]]) -> None:
+        record = self.get(name, version)
+        body = record.body
+        using = users(body["id"])
+        if using:
+            raise Conflict(f"Model '{body['id']}' is used by deployment(s) {', '.join(using)}; delete or change "
+                           "them first.", target="name")
+        self.delete_record(record)
+        files = parse_datastore_uri(body["path"], "path")
+        delete_prefix(self.datastores.container(files.datastore), files.path)

@@ -1,0 +1,183 @@
+"""Resource schemas, named as in Azure ML's YAML (batchEndpoint / modelBatchDeployment schemas, model,
+data and datastore YAML), with Azure ML's defaults from `defaults.py`."""
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from . import defaults as d
+from .errors import ValidationFailed
+
+
+class Schema(BaseModel):
+    """Unknown fields are refused (a typo must not pass silently); `$schema` is accepted and dropped."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_schema_key(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "$schema" in data:
+            data = {k: v for k, v in data.items() if k != "$schema"}
+        return data
+
+
+class RetrySettings(Schema):
+    max_retries: int = Field(d.DEFAULT_MAX_RETRIES, ge=0, le=100)
+    timeout: int = Field(d.DEFAULT_RETRY_TIMEOUT_SECONDS, ge=1, description="seconds a mini-batch may run")
+
+
+class BatchDeploymentSettings(Schema):
+    max_concurrency_per_instance: int = Field(d.DEFAULT_MAX_CONCURRENCY_PER_INSTANCE, ge=1, le=64)
+    mini_batch_size: int = Field(d.DEFAULT_MINI_BATCH_SIZE, ge=1, description="files per mini-batch")
+    output_action: Literal["append_row", "summary_only"] = d.DEFAULT_OUTPUT_ACTION
+    output_file_name: str = Field(d.DEFAULT_OUTPUT_FILE_NAME, min_length=1, max_length=255)
+    retry_settings: RetrySettings = Field(default_factory=RetrySettings)
+    error_threshold: int = Field(d.DEFAULT_ERROR_THRESHOLD, ge=-1, description="-1: never fail the job")
+    logging_level: Literal["debug", "info", "warning"] = d.DEFAULT_LOGGING_LEVEL
+    environment_variables: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("output_file_name")
+    @classmethod
+    def _plain_file_name(cls, value: str) -> str:
+        if "/" in value or "\\" in value or value in (".", ".."):
+            raise ValueError("must be a file name, not a path")
+        return value
+
+    @field_validator("logging_level", mode="before")
+    @classmethod
+    def _lower(cls, value: Any) -> Any:
+        return value.lower() if isinstance(value, str) else value
+
+
+class ResourceConfiguration(Schema):
+    instance_count: int = Field(d.DEFAULT_INSTANCE_COUNT, ge=1, le=d.MAX_INSTANCE_COUNT)
+    instance_type: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class CodeConfiguration(Schema):
+    code: str = Field(min_length=1, description="a code asset id returned by POST /api/codes")
+    scoring_script: str = Field(min_length=1)
+
+    @field_validator("scoring_script")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        if value.startswith("/") or ".." in value.replace("\\", "/").split("/"):
+            raise ValueError("must be a path inside the code folder")
+        return value
+
+
+class EndpointDefaults(Schema):
+    deployment_name: str | None = None
+
+
+class BatchEndpointSpec(Schema):
+    """What a user sends to create or replace a batch endpoint."""
+
+    name: str | None = None
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    auth_mode: Literal["key", "aad_token"] = d.DEFAULT_AUTH_MODE
+    defaults: EndpointDefaults = Field(default_factory=EndpointDefaults)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class BatchDeploymentSpec(Schema):
+    """What a user sends to create or replace a batch deployment (`type: model`)."""
+
+    name: str | None = None
+    endpoint_name: str | None = None
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    type: Literal["model"] = "model"
+    model: str = Field(min_length=1, description="azureml:<name>:<version> or <name>@latest")
+    code_configuration: CodeConfiguration | None = None
+    environment: str | dict[str, Any] | None = None
+    compute: str = d.DEFAULT_COMPUTE
+    resources: ResourceConfiguration = Field(default_factory=ResourceConfiguration)
+    settings: BatchDeploymentSettings = Field(default_factory=BatchDeploymentSettings)
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_layout(cls, data: Any) -> Any:
+        """Without `type`, Azure ML's older layout keeps the settings at the root: move them under it."""
+        if isinstance(data, dict) and "type" not in data:
+            moved = {k: data[k] for k in BatchDeploymentSettings.model_fields if k in data}
+            if moved:
+                data = {k: v for k, v in data.items() if k not in moved}
+                data["settings"] = {**moved, **(data.get("settings") or {})}
+        return data
+
+
+class AccountKeyCredentials(Schema):
+    account_key: str = Field(min_length=1)
+
+
+class SasCredentials(Schema):
+    sas_token: str = Field(min_length=1)
+
+
+class ConnectionStringCredentials(Schema):
+    connection_string: str = Field(min_length=1)
+
+
+class DatastoreSpec(Schema):
+    name: str | None = None
+    type: Literal["azure_blob"] = "azure_blob"
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    account_name: str | None = None
+    container_name: str = Field(min_length=3, max_length=63)
+    endpoint: str = "core.windows.net"
+    protocol: Literal["https", "http"] = "https"
+    account_url: str | None = Field(None, description="overrides account_name/endpoint/protocol, e.g. for Azurite")
+    credentials: AccountKeyCredentials | SasCredentials | ConnectionStringCredentials | None = None
+
+    @model_validator(mode="after")
+    def _locatable(self) -> "DatastoreSpec":
+        if not (self.account_name or self.account_url or isinstance(self.credentials, ConnectionStringCredentials)):
+            raise ValueError("give account_name, account_url, or credentials.connection_string")
+        return self
+
+
+class ModelSpec(Schema):
+    name: str | None = None
+    version: int | str | None = None
+    type: Literal["mlflow_model", "custom_model"] | None = None
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    path: str | None = Field(None, description="azureml://datastores/<ds>/paths/<p> when not uploading")
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+class DataAssetSpec(Schema):
+    name: str | None = None
+    version: int | str | None = None
+    type: Literal["uri_file", "uri_folder"] = "uri_folder"
+    description: str = ""
+    tags: dict[str, str] = Field(default_factory=dict)
+    path: str | None = None
+    properties: dict[str, Any] = Field(default_factory=dict)
+
+
+def parse(schema: type[BaseModel], data: Any, prefix: str = ""):
+    """Validate input into a schema; errors name the field (`settings.mini_batch_size`)."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("The request body must be a JSON object.", target=prefix or "body")
+    try:
+        return schema.model_validate(data)
+    except ValidationError as error:
+        details = []
+        for item in error.errors():
+            location = ".".join(str(part) for part in item["loc"])
+            location = ".".join(filter(None, [prefix, location])) or "body"
+            message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
+            details.append({"target": location, "message": message})
+        first = details[0]
+        summary = f"Invalid {first['target']}: {first['message']}"
+        if len(details) > 1:
+            summary += f" (and {len(details) - 1} more)"
+        raise ValidationFailed(summary, target=first["target"], details=details) from None

@@ -1,0 +1,135 @@
+"""The workspace's own storage: tables of records (with ETags) and blob containers, in the account of
+`AzureWebJobsStorage` (Azurite locally)."""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import TableClient, TableServiceClient
+from azure.storage.blob import BlobServiceClient, ContainerClient
+
+from .errors import AlreadyExists, NotFound, PreconditionFailed
+
+STORAGE_SETTING = "AzureWebJobsStorage"
+DEV_STORAGE = "UseDevelopmentStorage=true"
+# The emulator's well-known development account (public, documented; not a secret).
+_DEV_ACCOUNT = (
+    "DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;"
+    "AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;"
+    "BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1;QueueEndpoint=http://127.0.0.1:10001/devstoreaccount1;"
+    "TableEndpoint=http://127.0.0.1:10002/devstoreaccount1;"
+)
+
+
+def connection_string() -> str:
+    value = os.environ.get(STORAGE_SETTING, "")
+    if not value:
+        raise RuntimeError(f"the app setting {STORAGE_SETTING} is not set")
+    return _DEV_ACCOUNT if value.replace(" ", "").lower() == DEV_STORAGE.lower() else value
+
+
+@dataclass
+class Record:
+    """A stored resource: its JSON body and the ETag that guards updates."""
+
+    body: dict
+    etag: str
+
+
+class RecordTable:
+    """One table of JSON records, keyed by (partition, row), with optimistic concurrency."""
+
+    def __init__(self, client: TableClient):
+        self.client = client
+
+    def get(self, partition: str, row: str, kind: str, name: str) -> Record:
+        try:
+            entity = self.client.get_entity(partition, row)
+        except ResourceNotFoundError:
+            raise NotFound(f"{kind} '{name}' was not found.", target="name") from None
+        return Record(json.loads(entity["Body"]), entity.metadata["etag"])
+
+    def find(self, partition: str, row: str) -> Record | None:
+        try:
+            entity = self.client.get_entity(partition, row)
+        except ResourceNotFoundError:
+            return None
+        return Record(json.loads(entity["Body"]), entity.metadata["etag"])
+
+    def create(self, partition: str, row: str, body: dict, kind: str, name: str, **columns: Any) -> Record:
+        try:
+            result = self.client.create_entity(self._entity(partition, row, body, columns))
+        except ResourceExistsError:
+            raise AlreadyExists(f"{kind} '{name}' already exists.", target="name") from None
+        return Record(body, result["etag"])
+
+    def replace(self, partition: str, row: str, body: dict, etag: str, kind: str, name: str, **columns) -> Record:
+        try:
+            result = self.client.update_entity(self._entity(partition, row, body, columns), mode="replace",
+                                               etag=etag, match_condition=MatchConditions.IfNotModified)
+        except ResourceModifiedError:
+            raise PreconditionFailed(
+                f"{kind} '{name}' was changed by someone else (ETag mismatch); read it again and retry.",
+                target="If-Match") from None
+        except ResourceNotFoundError:
+            raise NotFound(f"{kind} '{name}' was not found.", target="name") from None
+        return Record(body, result["etag"])
+
+    def delete(self, partition: str, row: str, etag: str | None = None) -> None:
+        try:
+            if etag:
+                self.client.delete_entity(partition, row, etag=etag, match_condition=MatchConditions.IfNotModified)
+            else:
+                self.client.delete_entity(partition, row)
+        except ResourceModifiedError:
+            raise PreconditionFailed("The resource was changed by someone else (ETag mismatch).",
+                                     target="If-Match") from None
+        except ResourceNotFoundError:
+            pass  # already gone: deleting is idempotent
+
+    def list(self, partition: str | None = None) -> Iterator[Record]:
+        if partition is None:
+            entities = self.client.list_entities()
+        else:
+            entities = self.client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
+        for entity in entities:
+            yield Record(json.loads(entity["Body"]), entity.metadata["etag"])
+
+    @staticmethod
+    def _entity(partition: str, row: str, body: dict, columns: dict) -> dict:
+        return {"PartitionKey": partition, "RowKey": row, "Body": json.dumps(body), **columns}
+
+
+class WorkspaceStorage:
+    """Tables and containers of the workspace, created on first use."""
+
+    TABLES = ("Models", "Datastores", "DataAssets", "Codes", "BatchEndpoints", "BatchDeployments")
+
+    def __init__(self, conn: str):
+        self.connection_string = conn
+        self._tables = TableServiceClient.from_connection_string(conn)
+        self.blobs = BlobServiceClient.from_connection_string(conn)
+        self._ready: set[str] = set()
+
+    def table(self, name: str) -> RecordTable:
+        if name not in self._ready:
+            try:
+                self._tables.create_table(name)
+            except ResourceExistsError:
+                pass
+            self._ready.add(name)
+        return RecordTable(self._tables.get_table_client(name))
+
+    def container(self, name: str) -> ContainerClient:
+        client = self.blobs.get_container_client(name)
+        if f"container:{name}" not in self._ready:
+            try:
+                client.create_container()
+            except ResourceExistsError:
+                pass
+            self._ready.add(f"container:{name}")
+        return client

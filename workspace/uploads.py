@@ -1,0 +1,57 @@
+"""Unpacking uploaded zip archives safely: no path may escape the destination, no links, bounded size."""
+from __future__ import annotations
+
+import io
+import stat
+import zipfile
+from pathlib import Path, PurePosixPath
+
+from .errors import ValidationFailed
+
+MAX_UNPACKED_BYTES = 8 * 1024**3
+MAX_FILES = 100_000
+IGNORED_PREFIXES = ("__MACOSX/",)
+
+
+def is_zip(data: bytes) -> bool:
+    return zipfile.is_zipfile(io.BytesIO(data))
+
+
+def unpack_zip(data: bytes, destination: Path, field: str = "file") -> Path:
+    """Unpack into destination (created); refuse archives that are broken, escape the folder, hold links or
+    would unpack beyond MAX_UNPACKED_BYTES, before writing anything."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except zipfile.BadZipFile:
+        raise ValidationFailed("The upload is not a valid .zip archive.", target=field) from None
+    with archive:
+        members = [m for m in archive.infolist() if not m.is_dir() and not m.filename.startswith(IGNORED_PREFIXES)]
+        _check_members(members, field)
+        destination.mkdir(parents=True, exist_ok=True)
+        for member in members:
+            target = destination.joinpath(*PurePosixPath(member.filename.replace("\\", "/")).parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with archive.open(member) as source, open(target, "wb") as sink:
+                while chunk := source.read(1024 * 1024):
+                    sink.write(chunk)
+    return destination
+
+
+def _check_members(members: list[zipfile.ZipInfo], field: str) -> None:
+    if not members:
+        raise ValidationFailed("The .zip archive holds no files.", target=field)
+    if len(members) > MAX_FILES:
+        raise ValidationFailed(f"The .zip archive holds more than {MAX_FILES} files.", target=field)
+    total = 0
+    for member in members:
+        name = member.filename.replace("\\", "/")
+        path = PurePosixPath(name)
+        if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
+            raise ValidationFailed(f"The .zip entry '{member.filename}' points outside the folder.", target=field)
+        if stat.S_ISLNK(member.external_attr >> 16):
+            raise ValidationFailed(f"The .zip entry '{member.filename}' is a symbolic link; links are refused.",
+                                   target=field)
+        total += member.file_size
+    if total > MAX_UNPACKED_BYTES:
+        raise ValidationFailed(f"The .zip archive unpacks to more than {MAX_UNPACKED_BYTES // 1024**3} GiB.",
+                               target=field)
