@@ -442,3 +442,24 @@ def test_the_openapi_document_lists_exactly_the_routes_the_app_serves(product):
     settings = document["components"]["schemas"]["BatchDeploymentSettings"]["properties"]
     assert settings["mini_batch_size"]["default"] == 10
     assert settings["retry_settings"]
+
+
+def test_code_assets_are_content_addressed_and_shown_with_their_files(product, code_zip):
+    first = product.post("api/codes", data=code_zip, params={"filename": "src.zip"})
+    again = product.post("api/codes", data=code_zip, params={"filename": "src.zip"})
+    assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
+    shown = product.get(f"api/codes/{first.json()['id']}").json()
+    assert shown["files"] == ["score.py"]
+    assert product.get("api/codes/azureml:code:0000").status_code == 404
+    not_zip = product.post("api/codes", data=b"print(1)", params={"filename": "score.py"})
+    assert not_zip.status_code == 400 and error_of(not_zip)["target"] == "file"
+    assert error_of(product.post("api/codes", data=code_zip))["target"] == "filename"
+
+
+def test_data_assets_are_listed_by_their_latest_version(product):
+    name = unique("listed")
+    for path in ("a.csv", "b.csv"):
+        product.post(f"api/data/{name}/versions", json={"type": "uri_file",
+                                                        "path": f"azureml://datastores/workspaceblobstore/paths/{path}"})
+    listed = {d["name"]: d for d in product.get("api/data").json()["value"]}
+    assert listed[name]["version"] == 2 and listed[name]["path"].endswith("/b.csv")
