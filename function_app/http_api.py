@@ -3,6 +3,7 @@ record of each operation for the OpenAPI document."""
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import logging
 from dataclasses import dataclass, field
@@ -38,28 +39,43 @@ def error_response(error: WorkspaceError) -> func.HttpResponse:
 
 
 def api(bp, route: str, methods: list[str], summary: str, *, request_schema: type | None = None,
-        upload: bool = False, success_status: int = 200, tag: str = "", auth_level=func.AuthLevel.FUNCTION):
+        upload: bool = False, success_status: int = 200, tag: str = "", auth_level=func.AuthLevel.FUNCTION,
+        extra_bindings: tuple = ()):
     """Register an HTTP function whose errors become `{"error": {"code", "message", "target"}}` answers."""
 
     def decorate(handler: Callable[[func.HttpRequest], func.HttpResponse]):
         for method in methods:
             OPERATIONS.append(Operation(method, route, summary, request_schema, upload, success_status, [tag]))
 
-        @functools.wraps(handler)
-        def guarded(req: func.HttpRequest) -> func.HttpResponse:
-            try:
-                return handler(req)
-            except WorkspaceError as error:
-                if not error.is_user_error:
-                    log.exception("system error in %s %s", req.method, req.url)
-                return error_response(error)
-            except Exception:
-                log.exception("unexpected error in %s %s", req.method, req.url)
-                return error_response(SystemFailure("An internal error occurred; see the app's log."))
+        if inspect.iscoroutinefunction(handler):
+            @functools.wraps(handler)
+            async def guarded(req: func.HttpRequest, **bindings) -> func.HttpResponse:
+                try:
+                    return await handler(req, **bindings)
+                except Exception as error:
+                    return _error_answer(req, error)
+        else:
+            @functools.wraps(handler)
+            def guarded(req: func.HttpRequest, **bindings) -> func.HttpResponse:
+                try:
+                    return handler(req, **bindings)
+                except Exception as error:
+                    return _error_answer(req, error)
 
+        for extra in extra_bindings:
+            guarded = extra(guarded)
         return bp.route(route=route, methods=methods, auth_level=auth_level)(guarded)
 
     return decorate
+
+
+def _error_answer(req: func.HttpRequest, error: Exception) -> func.HttpResponse:
+    if isinstance(error, WorkspaceError):
+        if not error.is_user_error:
+            log.error("system error in %s %s", req.method, req.url, exc_info=error)
+        return error_response(error)
+    log.error("unexpected error in %s %s", req.method, req.url, exc_info=error)
+    return error_response(SystemFailure("An internal error occurred; see the app's log."))
 
 
 def json_body(req: func.HttpRequest) -> Any:

@@ -8,6 +8,7 @@ from .codes import CodeService
 from .data_assets import DataAssetService
 from .datastores import DatastoreService
 from .endpoints import EndpointService
+from .jobs import JobService
 from .models import ModelRegistry
 from .storage import WorkspaceStorage, connection_string
 
@@ -20,6 +21,7 @@ class Workspace:
     data: DataAssetService
     codes: CodeService
     endpoints: EndpointService
+    jobs: JobService
 
     @classmethod
     def open(cls, conn: str) -> "Workspace":
@@ -28,8 +30,10 @@ class Workspace:
         datastores.ensure_default()
         models = ModelRegistry(storage, datastores)
         codes = CodeService(storage, datastores)
-        return cls(storage, datastores, models, DataAssetService(storage, datastores), codes,
-                   EndpointService(storage, models, codes))
+        data = DataAssetService(storage, datastores)
+        endpoints = EndpointService(storage, models, codes)
+        return cls(storage, datastores, models, data, codes, endpoints,
+                   JobService(storage, datastores, models, data, endpoints))
 
 
 @lru_cache(maxsize=4)

@@ -91,6 +91,13 @@ class RecordTable:
         except ResourceNotFoundError:
             pass  # already gone: deleting is idempotent
 
+    def upsert(self, partition: str, row: str, body: dict, **columns: Any) -> None:
+        self.client.upsert_entity(self._entity(partition, row, body, columns), mode="replace")
+
+    def query(self, text: str, **parameters: Any) -> Iterator[Record]:
+        for entity in self.client.query_entities(text, parameters=parameters):
+            yield Record(json.loads(entity["Body"]), entity.metadata["etag"])
+
     def list(self, partition: str | None = None) -> Iterator[Record]:
         if partition is None:
             entities = self.client.list_entities()

@@ -1,0 +1,99 @@
+"""The scoring job orchestration: prepare, score the mini-batches in slices (sub-orchestrations, so each
+history stays bounded however many mini-batches a job has), finish.
+
+Within a slice at most `window` mini-batches (instance_count x max_concurrency_per_instance) are in flight;
+when one finishes the next starts. A job stops early once more files failed than error_threshold allows."""
+from __future__ import annotations
+
+import os
+
+import azure.durable_functions as df
+
+from workspace.job_steps import MiniBatchRunner, finish_job, prepare_job
+from workspace.service import current_workspace
+
+bp = df.Blueprint()
+
+SLICE_SIZE_SETTING = "BATCH_SLICE_SIZE"
+DEFAULT_SLICE_SIZE = 200
+_runner: MiniBatchRunner | None = None
+
+
+def slice_size() -> int:
+    return int(os.environ.get(SLICE_SIZE_SETTING) or DEFAULT_SLICE_SIZE)
+
+
+def slices(total: int, size: int) -> list[tuple[int, int]]:
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def over_threshold(failed_files: int, threshold: int) -> bool:
+    return threshold != -1 and failed_files > threshold
+
+
+@bp.orchestration_trigger(context_name="context")
+def score_job(context: df.DurableOrchestrationContext):
+    job = context.get_input()["job"]
+    stopped = None
+    try:
+        plan = yield context.call_activity("prepare_scoring_job", job)
+        if not plan["proceed"]:
+            return (yield context.call_activity("finish_scoring_job", {"job": job}))
+        failed_files = 0
+        for number, (start, end) in enumerate(slices(plan["mini_batches"], plan["slice_size"])):
+            outcome = yield context.call_sub_orchestrator(
+                "score_slice", {"job": job, "start": start, "end": end, "window": plan["window"],
+                                "error_threshold": plan["error_threshold"], "failed_files": failed_files},
+                instance_id=f"{job}:slice:{number:05d}")
+            failed_files = outcome["failed_files"]
+            if outcome["stopped"]:
+                break
+    except Exception as error:  # an activity kept failing for a system reason: the job fails, never hangs
+        stopped = {"error": {"code": "SystemError", "message": str(error)[:2000]}}
+    return (yield context.call_activity("finish_scoring_job", {"job": job, "stopped": stopped}))
+
+
+@bp.orchestration_trigger(context_name="context")
+def score_slice(context: df.DurableOrchestrationContext):
+    task = context.get_input()
+    job, window, threshold = task["job"], max(1, task["window"]), task["error_threshold"]
+    failed_files = task["failed_files"]
+    upcoming = iter(range(task["start"], task["end"]))
+    pending, stopped = [], False
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
+
+    def schedule() -> None:
+        while not stopped and len(pending) < window:
+            index = next(upcoming, None)
+            if index is None:
+                return
+            pending.append(context.call_activity_with_retry("score_mini_batch", retry, {"job": job, "index": index}))
+
+    schedule()
+    while pending:
+        done = yield context.task_any(pending)
+        pending.remove(done)
+        result = done.result
+        failed_files += result["failed_files"]
+        if result["status"] == "canceled" or over_threshold(failed_files, threshold):
+            stopped = True
+        schedule()
+    return {"failed_files": failed_files, "stopped": stopped}
+
+
+@bp.activity_trigger(input_name="job")
+def prepare_scoring_job(job: str) -> dict:
+    return {**prepare_job(current_workspace(), job), "slice_size": slice_size()}
+
+
+@bp.activity_trigger(input_name="task")
+def score_mini_batch(task: dict) -> dict:
+    global _runner
+    if _runner is None:
+        _runner = MiniBatchRunner(current_workspace())
+    return _runner.run(task["job"], task["index"])
+
+
+@bp.activity_trigger(input_name="task")
+def finish_scoring_job(task: dict) -> dict:
+    return finish_job(current_workspace(), task["job"], task.get("stopped"))

@@ -1,0 +1,90 @@
+"""The caller's side of the scoring process: start it, send a mini-batch, wait at most the timeout, and
+stop it (the next request starts a fresh one) when the time is up or it died."""
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from .errors import ScoringSystemError
+
+STOP_GRACE_SECONDS = 2
+
+
+@dataclass
+class Answer:
+    ok: bool
+    timed_out: bool = False
+    outcome: dict | None = None
+    error: str = ""
+    trace: str = ""
+    log: str = ""
+
+
+class ScoringProcess:
+    """One scoring process per caller process; it keeps its loaded model while requests share its key."""
+
+    def __init__(self):
+        self.process: subprocess.Popen | None = None
+        self.key: str | None = None
+
+    def score(self, request: dict, timeout: float, threads: int) -> Answer:
+        if self.process is None or self.process.poll() is not None or self.key != request["key"]:
+            self.stop()
+            self._start(threads)
+            self.key = request["key"]
+        try:
+            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            self.stop()
+            raise ScoringSystemError("the scoring process exited before it took the mini-batch") from None
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self.stop()
+                return Answer(ok=False, timed_out=True, error=f"The mini-batch did not finish within the timeout "
+                              f"of {timeout:g} s (retry_settings.timeout); its scoring was stopped.")
+            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
+            if ready:
+                line = self.process.stdout.readline()
+                if not line:
+                    code = self.process.wait()
+                    self.stop()
+                    return Answer(ok=False, error=f"The scoring process died (exit code {code}) while scoring "
+                                  "the mini-batch.")
+                return Answer(**{k: v for k, v in json.loads(line).items() if k in Answer.__dataclass_fields__})
+
+    def _start(self, threads: int) -> None:
+        environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
+                       "OPENBLAS_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environment.get("PYTHONPATH")]))
+        self.process = subprocess.Popen([sys.executable, "-m", "scoring.process"], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=None, text=True, env=environment,
+                                        cwd=root, start_new_session=True)
+
+    def stop(self) -> None:
+        if self.process is None:
+            return
+        process, self.process, self.key = self.process, None, None
+        if process.poll() is None:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)  # the script's own children too
+            except ProcessLookupError:
+                pass
+        try:
+            process.wait(STOP_GRACE_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+        for stream in (process.stdin, process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass

@@ -1,0 +1,91 @@
+"""Scoring one mini-batch of local files with a loaded scorer: prediction rows carry their source file name
+and row index; a no-code scorer fails per file, a custom script's run() per mini-batch."""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from .errors import ScoringUserError
+from .scorers import CustomScriptScorer, predictions_frame
+
+FILE_NAME = "file_name"
+ROW = "row"
+
+
+@dataclass
+class Item:
+    path: str  # local file
+    name: str  # the file's name as the user knows it (relative to the input)
+
+
+@dataclass
+class FileFailure:
+    name: str
+    error: str
+    trace: str = ""
+
+
+@dataclass
+class Outcome:
+    rows: int = 0
+    succeeded: list[str] = field(default_factory=list)
+    failed: list[FileFailure] = field(default_factory=list)
+    rows_per_item: list[int] = field(default_factory=list)
+
+
+def score_mini_batch(scorer, items: list[Item], part_path: Path | None) -> Outcome:
+    """Score items; write the prediction rows to part_path as Parquet (None: summary_only)."""
+    if isinstance(scorer, CustomScriptScorer):
+        frames, outcome = _run_script(scorer, items)
+    else:
+        frames, outcome = _score_files(scorer, items)
+    if part_path is not None and frames:
+        table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+        pq.write_table(table, part_path)
+    outcome.rows = sum(outcome.rows_per_item)
+    return outcome
+
+
+def _score_files(scorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
+    frames, outcome = [], Outcome()
+    for item in items:
+        try:
+            predicted = scorer.score_file(Path(item.path), item.name)
+        except ScoringUserError as error:
+            outcome.failed.append(FileFailure(item.name, str(error)))
+            outcome.rows_per_item.append(0)
+            continue
+        predicted.insert(0, ROW, range(len(predicted)))
+        predicted.insert(0, FILE_NAME, item.name)
+        frames.append(predicted)
+        outcome.succeeded.append(item.name)
+        outcome.rows_per_item.append(len(predicted))
+    return frames, outcome
+
+
+def _run_script(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
+    try:
+        result = scorer.run([item.path for item in items])
+    except Exception as error:  # the user's script: any exception is theirs
+        trace = traceback.format_exc()
+        failure = f"run() raised {type(error).__name__}: {error}"
+        return [], Outcome(failed=[FileFailure(i.name, failure, trace) for i in items],
+                           rows_per_item=[0] * len(items))
+    count = 0 if result is None else len(result)
+    if count < len(items):
+        failure = (f"run() returned {count} results for a mini-batch of {len(items)} files; with append_row it "
+                   "must return at least one result per input file (Azure ML's rule).")
+        return [], Outcome(failed=[FileFailure(i.name, failure) for i in items], rows_per_item=[0] * len(items))
+    frame = predictions_frame(result if isinstance(result, pd.DataFrame) else list(result), count, "run()")
+    if FILE_NAME not in frame.columns:
+        names = [i.name for i in items] if count == len(items) else [""] * count
+        frame.insert(0, FILE_NAME, names)
+    if ROW not in frame.columns:
+        frame.insert(1, ROW, range(count))
+    rows = [count] + [0] * (len(items) - 1)
+    return [frame], Outcome(succeeded=[i.name for i in items], rows_per_item=rows)

@@ -1,0 +1,61 @@
+"""The scoring process: loads a model once and scores mini-batches sent over a pipe, one JSON line per
+request and answer. It runs apart from the caller so a hanging mini-batch can be stopped at its timeout."""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import logging
+import os
+import sys
+import traceback
+from dataclasses import asdict
+from pathlib import Path
+
+LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+
+
+def serve(requests, answers) -> None:
+    from .errors import ScoringUserError
+    from .mini_batch import Item, score_mini_batch
+    from .scorers import ScorerSpec, load_scorer
+
+    scorer, loaded_key = None, None
+    for line in requests:
+        request = json.loads(line)
+        captured = io.StringIO()
+        handler = logging.StreamHandler(captured)
+        logging.getLogger().addHandler(handler)
+        logging.getLogger().setLevel(LOG_LEVELS.get(request.get("logging_level", "info"), logging.INFO))
+        try:
+            with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
+                if request["key"] != loaded_key:
+                    scorer, loaded_key = None, None
+                    scorer = load_scorer(ScorerSpec(**request["scorer"]))
+                    loaded_key = request["key"]
+                if request.get("summary_dir"):
+                    os.environ["AZUREML_BI_OUTPUT_PATH"] = request["summary_dir"]
+                part = Path(request["part_path"]) if request.get("part_path") else None
+                outcome = score_mini_batch(scorer, [Item(**i) for i in request["items"]], part)
+            answer = {"ok": True, "outcome": asdict(outcome)}
+        except ScoringUserError as error:
+            answer = {"ok": False, "user_error": True, "error": str(error), "trace": traceback.format_exc()}
+        except Exception as error:  # loading a user's model or script can raise anything
+            answer = {"ok": False, "user_error": True, "error": f"{type(error).__name__}: {error}",
+                      "trace": traceback.format_exc()}
+        finally:
+            logging.getLogger().removeHandler(handler)
+        answer["log"] = captured.getvalue()[-200_000:]
+        answers.write(json.dumps(answer) + "\n")
+        answers.flush()
+
+
+def main() -> None:
+    """Answers go to a private copy of stdout; whatever the model or script prints goes to stderr."""
+    answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    serve(sys.stdin, answers)
+
+
+if __name__ == "__main__":
+    main()

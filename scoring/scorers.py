@@ -1,0 +1,159 @@
+"""The three scorers behind one interface: MLflow pyfunc and ONNX score a table per input file, a custom
+script's run() takes the mini-batch's file paths (Azure ML's contract, unchanged)."""
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ScoringUserError
+from .readers import read_table
+
+PREDICTION = "prediction"
+MLFLOW_TO_PANDAS = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
+                    "boolean": "bool", "string": "string"}
+ONNX_TO_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
+                 "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": np.object_}
+
+
+@dataclass
+class ScorerSpec:
+    """What to load: the model folder and, for a custom script, the code folder and entry script."""
+
+    kind: str  # "mlflow" | "onnx" | "custom"
+    model_dir: str
+    onnx_file: str | None = None
+    code_dir: str | None = None
+    scoring_script: str | None = None
+    threads: int = 1
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def predictions_frame(result: Any, rows: int, source: str) -> pd.DataFrame:
+    """A model's output as prediction columns, one row per input row."""
+    if isinstance(result, pd.DataFrame):
+        frame = result.reset_index(drop=True)
+    elif isinstance(result, pd.Series):
+        frame = pd.DataFrame({PREDICTION: result.to_numpy()})
+    else:
+        array = np.asarray(result)
+        if array.ndim == 2 and array.shape[1] == 1:
+            array = array[:, 0]
+        if array.ndim == 1:
+            frame = pd.DataFrame({PREDICTION: array})
+        elif array.ndim == 2:
+            frame = pd.DataFrame(array, columns=[f"{PREDICTION}_{i}" for i in range(array.shape[1])])
+        else:
+            frame = pd.DataFrame({PREDICTION: [a.tolist() for a in array]})
+    if len(frame) != rows:
+        raise ScoringUserError(f"The model returned {len(frame)} predictions for {rows} rows of '{source}'.")
+    return frame
+
+
+class MlflowScorer:
+    def __init__(self, spec: ScorerSpec):
+        import mlflow.pyfunc
+
+        self.model = mlflow.pyfunc.load_model(spec.model_dir)
+        schema = self.model.metadata.get_input_schema()
+        self.dtypes = {}
+        if schema is not None and schema.has_input_names():
+            for column in schema.inputs:
+                kind = getattr(getattr(column, "type", None), "name", None)
+                if kind in MLFLOW_TO_PANDAS:
+                    self.dtypes[column.name] = MLFLOW_TO_PANDAS[kind]
+
+    def score_file(self, path: Path, name: str) -> pd.DataFrame:
+        frame = read_table(path, name, self.dtypes)
+        try:
+            result = self.model.predict(frame)
+        except Exception as error:  # MLflow raises many types for schema mismatches
+            raise ScoringUserError(f"The model could not score '{name}': {error}") from None
+        return predictions_frame(result, len(frame), name)
+
+
+class OnnxScorer:
+    """Inputs mapped by the graph's names: one input takes all columns as a matrix, several inputs take the
+    columns of the same names."""
+
+    def __init__(self, spec: ScorerSpec):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = max(1, spec.threads)
+        options.inter_op_num_threads = 1
+        path = Path(spec.model_dir) / (spec.onnx_file or "model.onnx")
+        self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.inputs = self.session.get_inputs()
+        self.outputs = [o.name for o in self.session.get_outputs()]
+
+    def feeds(self, frame: pd.DataFrame, name: str) -> dict[str, np.ndarray]:
+        if len(self.inputs) == 1:
+            graph_input = self.inputs[0]
+            dtype = ONNX_TO_NUMPY.get(graph_input.type, np.float32)
+            width = graph_input.shape[1] if len(graph_input.shape) > 1 else None
+            if isinstance(width, int) and width != frame.shape[1]:
+                raise ScoringUserError(f"'{name}' has {frame.shape[1]} columns; the ONNX input "
+                                       f"'{graph_input.name}' takes {width}.")
+            return {graph_input.name: frame.to_numpy(dtype=dtype)}
+        missing = [i.name for i in self.inputs if i.name not in frame.columns]
+        if missing:
+            raise ScoringUserError(f"'{name}' lacks the columns the ONNX graph needs: {', '.join(missing)}.")
+        return {i.name: frame[i.name].to_numpy(dtype=ONNX_TO_NUMPY.get(i.type, np.float32)).reshape(-1, 1)
+                for i in self.inputs}
+
+    def score_file(self, path: Path, name: str) -> pd.DataFrame:
+        frame = read_table(path, name)
+        try:
+            results = self.session.run(None, self.feeds(frame, name))
+        except ScoringUserError:
+            raise
+        except Exception as error:  # onnxruntime's own exception types
+            raise ScoringUserError(f"The ONNX model could not score '{name}': {error}") from None
+        columns = {}
+        for output, values in zip(self.outputs, results):
+            array = np.asarray(values)
+            key = PREDICTION if not columns else output
+            if array.ndim == 2 and array.shape[1] > 1:
+                columns.update({f"{key}_{i}": array[:, i] for i in range(array.shape[1])})
+            else:
+                columns[key] = array.reshape(len(frame), -1)[:, 0] if array.size else array
+        return predictions_frame(pd.DataFrame(columns), len(frame), name)
+
+
+class CustomScriptScorer:
+    """Azure ML's scoring-script contract: init() once with AZUREML_MODEL_DIR set; run(mini_batch)."""
+
+    def __init__(self, spec: ScorerSpec):
+        os.environ["AZUREML_MODEL_DIR"] = spec.model_dir
+        script = Path(spec.code_dir) / spec.scoring_script
+        sys.path.insert(0, str(Path(spec.code_dir)))
+        sys.path.insert(0, str(script.parent))
+        module_spec = importlib.util.spec_from_file_location("azureml_scoring_script", script)
+        self.module = importlib.util.module_from_spec(module_spec)
+        try:
+            module_spec.loader.exec_module(self.module)
+            if hasattr(self.module, "init"):
+                self.module.init()
+        except Exception as error:
+            raise ScoringUserError(f"The scoring script failed to load or in init(): {error!r}") from error
+        if not hasattr(self.module, "run"):
+            raise ScoringUserError(f"The scoring script '{spec.scoring_script}' has no run(mini_batch) function.")
+
+    def run(self, paths: list[str]) -> Any:
+        return self.module.run(paths)
+
+
+def load_scorer(spec: ScorerSpec):
+    os.environ.update(spec.environment)
+    if spec.kind == "custom":
+        return CustomScriptScorer(spec)
+    if spec.kind == "onnx":
+        return OnnxScorer(spec)
+    return MlflowScorer(spec)

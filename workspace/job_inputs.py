@@ -1,0 +1,103 @@
+"""A job's input: where its files are (a datastore path or an http(s) URL), listing them recursively, and
+reading whole files or byte ranges of them."""
+from __future__ import annotations
+
+import shutil
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from .datastores import DatastoreService
+from .errors import ReferenceNotFound, ValidationFailed
+from .refs import DatastorePath, parse_datastore_uri
+
+URL_TIMEOUT_SECONDS = 60
+LINE_PROBE_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class InputFile:
+    name: str  # relative to the input (a file input: its own name)
+    uri: str  # azureml://datastores/<ds>/paths/<blob> or an http(s) URL
+    size: int
+
+
+def is_url(uri: str) -> bool:
+    return uri.startswith(("http://", "https://"))
+
+
+class InputReader:
+    def __init__(self, datastores: DatastoreService):
+        self.datastores = datastores
+
+    def _blob(self, uri: str) -> tuple[ContainerClient, str]:
+        location = parse_datastore_uri(uri, "input")
+        return self.datastores.container(location.datastore, field="input"), location.path
+
+    def list_files(self, uri: str, input_type: str | None) -> list[InputFile]:
+        """Every file of the input, sorted by name; a folder is listed recursively."""
+        if is_url(uri):
+            if input_type == "uri_folder":
+                raise ValidationFailed("An http(s) input is one file: use input_type uri_file.", target="input_type")
+            name = PurePosixPath(uri.split("?", 1)[0]).name or "input"
+            return [InputFile(name, uri, -1)]
+        location = parse_datastore_uri(uri, "input")
+        container = self.datastores.container(location.datastore, field="input")
+        path = location.path
+        if input_type != "uri_folder" and path and not path.endswith("/"):
+            try:
+                size = container.get_blob_client(path).get_blob_properties().size
+                return [InputFile(PurePosixPath(path).name, uri, size)]
+            except ResourceNotFoundError:
+                if input_type == "uri_file":
+                    raise ReferenceNotFound(f"The input file {uri} does not exist.", target="input") from None
+        prefix = path.rstrip("/") + "/" if path.strip("/") else ""
+        files = [InputFile(blob.name[len(prefix):], str(DatastorePath(location.datastore, blob.name)), blob.size)
+                 for blob in container.list_blobs(name_starts_with=prefix)]
+        if not files:
+            raise ReferenceNotFound(f"The input {uri} holds no files.", target="input")
+        return sorted(files, key=lambda f: f.name)
+
+    def download(self, file: InputFile, destination: Path, byte_range: tuple[int, int] | None = None,
+                 header_bytes: int = 0) -> Path:
+        """The file, or its header line(s) followed by one byte range of it, into destination."""
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        with open(destination, "wb") as sink:
+            if header_bytes and byte_range and byte_range[0] > 0:
+                sink.write(self.read_range(file, 0, header_bytes))
+            if byte_range is None:
+                self._copy_whole(file, sink)
+            else:
+                sink.write(self.read_range(file, byte_range[0], byte_range[1] - byte_range[0]))
+        return destination
+
+    def _copy_whole(self, file: InputFile, sink) -> None:
+        if is_url(file.uri):
+            try:
+                with urllib.request.urlopen(file.uri, timeout=URL_TIMEOUT_SECONDS) as response:
+                    shutil.copyfileobj(response, sink, 1024 * 1024)
+            except (urllib.error.URLError, OSError) as error:
+                raise ReferenceNotFound(f"The input {file.uri} cannot be read: {error}", target="input") from None
+            return
+        container, path = self._blob(file.uri)
+        container.download_blob(path, max_concurrency=2).readinto(sink)
+
+    def read_range(self, file: InputFile, offset: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        container, path = self._blob(file.uri)
+        return container.download_blob(path, offset=offset, length=length).readall()
+
+    def next_line_start(self, file: InputFile, offset: int) -> int:
+        """The offset just after the first newline at or after offset (the file's size if none)."""
+        while offset < file.size:
+            chunk = self.read_range(file, offset, min(LINE_PROBE_BYTES, file.size - offset))
+            found = chunk.find(b"\n")
+            if found >= 0:
+                return offset + found + 1
+            offset += len(chunk)
+        return file.size

@@ -1,0 +1,265 @@
+"""The three steps of a scoring job, each run by an activity: prepare (list the input, check the output, plan
+the mini-batches), score one mini-batch (download, score in the scoring process with timeout and retries,
+upload its part), and finish (assemble the predictions file in input order, write the logs, set the status)."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import time
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path, PurePosixPath
+
+from scoring.isolation import ScoringProcess
+from scoring.scorers import ScorerSpec
+
+from . import job_logs
+from .blob_folders import delete_prefix, download_prefix, upload_folder
+from .clock import now_iso
+from .errors import UserError, WorkspaceError
+from .job_inputs import InputFile, InputReader
+from .job_outputs import OutputAlreadyExists, assemble_predictions
+from .mini_batches import DEFAULT_SPLIT_BYTES, plan_mini_batches
+from .refs import parse_datastore_uri
+from .service import Workspace
+
+INTERNAL_CONTAINER = "batch-jobs-internal"
+SPLIT_BYTES_SETTING = "BATCH_SPLIT_BYTES"
+DOWNLOAD_THREADS = 4
+
+
+def internal_prefix(job: str) -> str:
+    return f"{job}/"
+
+
+def split_bytes() -> int:
+    return int(os.environ.get(SPLIT_BYTES_SETTING) or DEFAULT_SPLIT_BYTES)
+
+
+def concurrency(job: dict) -> int:
+    """Mini-batches in flight at once: Azure ML's instance_count x max_concurrency_per_instance."""
+    return job["resources"]["instance_count"] * job["settings"]["max_concurrency_per_instance"]
+
+
+def scoring_threads(job: dict) -> int:
+    """Threads per scoring process, so parallel mini-batches x threads never exceeds the cores."""
+    return max(1, (os.cpu_count() or 1) // max(1, concurrency(job)))
+
+
+# -- prepare ---------------------------------------------------------------------------------------
+def prepare_job(workspace: Workspace, name: str) -> dict:
+    jobs = workspace.jobs
+    job = jobs.set_status(name, "Preparing").body
+    if job["status"] != "Preparing":
+        return {"proceed": False}
+    try:
+        reader = InputReader(workspace.datastores)
+        files = reader.list_files(job["input"]["uri"], job["input"]["type"])
+        output = job["output"]
+        if job["settings"]["output_action"] == "append_row":
+            target = workspace.datastores.container(output["datastore"]).get_blob_client(
+                output["folder"] + output["file_name"])
+            if target.exists():
+                raise OutputAlreadyExists(f"The output file {output['uri']} already exists. Give another output path or "
+                                   "output_file_name; nothing was overwritten.")
+        plan = plan_mini_batches(files, job["settings"]["mini_batch_size"], split_bytes(),
+                                 job["model_format"] != "custom" and not job.get("code_configuration"),
+                                 reader.next_line_start)
+        workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
+            f"{internal_prefix(name)}plan.json", json.dumps(plan), overwrite=True)
+        counts = {**job["counts"], "files": len(files), "mini_batches": len(plan)}
+        job = jobs.set_status(name, "Running", counts=counts).body
+        job_logs.write_overview(workspace, job, "Scoring started.")
+    except UserError as error:
+        fail(workspace, name, error.code, error.message)
+        return {"proceed": False}
+    return {"proceed": job["status"] == "Running", "mini_batches": len(plan), "window": concurrency(job),
+            "error_threshold": job["settings"]["error_threshold"]}
+
+
+def fail(workspace: Workspace, name: str, code: str, message: str) -> dict:
+    job = workspace.jobs.set_status(name, "Failed", error={"code": code, "message": message}).body
+    job_logs.write_overview(workspace, job, message)
+    return job
+
+
+# -- score one mini-batch --------------------------------------------------------------------------
+class MiniBatchRunner:
+    """Lives as long as its worker process: the plan, model and code folders are fetched once, and the
+    scoring process keeps the loaded model between mini-batches."""
+
+    def __init__(self, workspace: Workspace):
+        self.workspace = workspace
+        self.reader = InputReader(workspace.datastores)
+        self.process = ScoringProcess()
+        self.plans: dict[str, list] = {}
+        self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
+
+    def run(self, name: str, index: int) -> dict:
+        jobs = self.workspace.jobs
+        job = jobs.get(name).body
+        started = now_iso()
+        if job["status"] in ("CancelRequested", "Canceled", "Failed"):
+            result = {"status": "canceled", "rows": 0, "failed_files": [], "started_at": started,
+                      "ended_at": now_iso()}
+            jobs.record_mini_batch(name, index, result)
+            return _summary(result)
+        items = self._plan(name)[index]
+        with tempfile.TemporaryDirectory(prefix="mini-batch-") as temp:
+            result = self._score(job, index, items, Path(temp))
+        result.update(started_at=started, ended_at=now_iso())
+        jobs.record_mini_batch(name, index, result)
+        return _summary(result)
+
+    def _plan(self, name: str) -> list:
+        if name not in self.plans:
+            blob = self.workspace.storage.container(INTERNAL_CONTAINER).download_blob(
+                f"{internal_prefix(name)}plan.json")
+            self.plans = {name: json.loads(blob.readall())}  # one job's plan at a time
+        return self.plans[name]
+
+    def _score(self, job: dict, index: int, items: list[dict], temp: Path) -> dict:
+        local = temp / "inputs"
+
+        def fetch(numbered):
+            number, item = numbered
+            file = InputFile(item["name"], item["uri"], item["size"])
+            target = local / str(number) / PurePosixPath(item["name"]).name
+            self.reader.download(file, target, tuple(item["range"]) if item["range"] else None, item["header_bytes"])
+            return {"path": str(target), "name": item["name"]}
+
+        try:
+            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
+                request_items = list(pool.map(fetch, enumerate(items)))
+            scorer = self._scorer_spec(job)
+        except WorkspaceError as error:
+            return self._failed(job, index, items, error.message, "", attempts=0)
+        settings = job["settings"]
+        part = temp / "part.parquet"
+        summary_dir = temp / "summary"
+        summary_dir.mkdir()
+        request = {
+            "key": _key(job, scorer), "scorer": scorer.__dict__, "items": request_items,
+            "part_path": str(part) if settings["output_action"] == "append_row" else None,
+            "summary_dir": str(summary_dir), "logging_level": settings["logging_level"],
+        }
+        attempts, answer, logs = 0, None, []
+        for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
+            part.unlink(missing_ok=True)
+            answer = self.process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
+            if answer.log:
+                logs.append(f"--- attempt {attempts} ---\n{answer.log}")
+            if answer.ok and not answer.outcome["failed"]:
+                break
+            time.sleep(min(1.0, 0.1 * attempts))
+        if logs:
+            job_logs.write_text(self.workspace, job, f"logs/user/stdout/mini_batch_{index:06d}.txt", "\n".join(logs))
+        if not answer.ok:
+            return self._failed(job, index, items, answer.error, answer.trace, attempts)
+        outcome = answer.outcome
+        if part.exists() and outcome["rows"]:
+            self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
+                f"{internal_prefix(job['name'])}parts/{index:08d}.parquet", part.read_bytes(), overwrite=True)
+        if any(summary_dir.iterdir()):
+            upload_folder(self.workspace.datastores.container(job["output"]["datastore"]), summary_dir,
+                          job["output"]["folder"])
+        failed = outcome["failed"]
+        if failed:
+            job_logs.write_text(self.workspace, job, f"logs/user/error/mini_batch_{index:06d}.txt",
+                                job_logs.failure_report(index, [f["name"] for f in failed],
+                                                        "\n".join(f"{f['name']}: {f['error']}\n{f['trace']}"
+                                                                  for f in failed), attempts))
+        return {"status": "failed" if failed else "succeeded", "rows": outcome["rows"], "attempts": attempts,
+                "items": [{"name": i["name"], "piece": i["piece"] if i["range"] else None, "rows": r}
+                          for i, r in zip(items, outcome["rows_per_item"])],
+                "failed_files": [f["name"] for f in failed],
+                "error": "; ".join(f"{f['name']}: {f['error']}" for f in failed)[:2000] or None}
+
+    def _failed(self, job: dict, index: int, items: list[dict], error: str, trace: str, attempts: int) -> dict:
+        names = sorted({i["name"] for i in items})
+        job_logs.write_text(self.workspace, job, f"logs/user/error/mini_batch_{index:06d}.txt",
+                            job_logs.failure_report(index, names, f"{error}\n{trace}", attempts))
+        return {"status": "failed", "rows": 0, "attempts": attempts, "items": [], "failed_files": names,
+                "error": error[:2000]}
+
+    def _scorer_spec(self, job: dict) -> ScorerSpec:
+        model_dir = self._folder(job["model_path"], "model-" + job["model"].replace(":", "_"))
+        code = job.get("code_configuration")
+        kind = "custom" if code else ("onnx" if job["model_format"] == "onnx" else "mlflow")
+        code_dir = self._folder(self.workspace.codes.get(code["code"])["path"], "code-" + code["code"][-32:]) \
+            if code else None
+        return ScorerSpec(kind=kind, model_dir=str(model_dir), onnx_file=job.get("onnx_file"),
+                          code_dir=str(code_dir) if code_dir else None,
+                          scoring_script=code["scoring_script"] if code else None, threads=scoring_threads(job),
+                          environment=job["settings"]["environment_variables"])
+
+    def _folder(self, uri: str, key: str) -> Path:
+        target = self.cache_dir / key
+        if not target.exists():
+            location = parse_datastore_uri(uri, "path")
+            staging = self.cache_dir / f".{key}.{os.getpid()}"
+            download_prefix(self.workspace.datastores.container(location.datastore), location.path, staging)
+            staging.rename(target)
+        return target
+
+
+def _key(job: dict, spec: ScorerSpec) -> str:
+    text = json.dumps([job["model"], job.get("code_configuration"), spec.environment, spec.threads],
+                      sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _summary(result: dict) -> dict:
+    return {"status": result["status"], "rows": result["rows"], "failed_files": len(result["failed_files"])}
+
+
+# -- finish ----------------------------------------------------------------------------------------
+def finish_job(workspace: Workspace, name: str, stopped: dict | None = None) -> dict:
+    jobs = workspace.jobs
+    job = jobs.get(name).body
+    if job["status"] in ("Completed", "Failed", "Canceled"):
+        return {"status": job["status"]}
+    if job["status"] == "CancelRequested":
+        job = jobs.set_status(name, "Canceled").body
+        job_logs.write_overview(workspace, job, "The job was canceled.")
+        return {"status": "Canceled"}
+    results = jobs.mini_batch_results(name)
+    counts = exact_counts(job, results)
+    threshold = job["settings"]["error_threshold"]
+    error = (stopped or {}).get("error")
+    try:
+        if error is None and threshold != -1 and counts["files_failed"] > threshold:
+            error = {"code": "ErrorThresholdExceeded",
+                     "message": f"{counts['files_failed']} files failed, more than error_threshold {threshold}; "
+                                "see logs/user/error.txt."}
+        if error is None and job["settings"]["output_action"] == "append_row":
+            jobs.set_status(name, "Finalizing", counts=counts)
+            assemble_predictions(workspace, job, results, INTERNAL_CONTAINER, internal_prefix(name) + "parts/")
+    except UserError as failure:
+        error = {"code": failure.code, "message": failure.message}
+    except Exception as failure:  # storage trouble while assembling: our fault, reported on the job
+        error = {"code": "SystemError", "message": f"Assembling the outputs failed: {failure}"}
+        traceback.print_exc()
+    status = "Failed" if error else "Completed"
+    job = jobs.set_status(name, status, counts=counts, error=error).body
+    job_logs.write_error_summary(workspace, job, results)
+    job_logs.write_overview(workspace, job, error["message"] if error else "The job completed.")
+    delete_prefix(workspace.storage.container(INTERNAL_CONTAINER), internal_prefix(name))
+    return {"status": job["status"]}
+
+
+def exact_counts(job: dict, results: list[dict]) -> dict:
+    done = [r for r in results if r["status"] == "succeeded"]
+    failed = [r for r in results if r["status"] == "failed"]
+    return {**job["counts"], "mini_batches_done": len(done), "mini_batches_failed": len(failed),
+            "files_failed": len({f for r in results for f in r.get("failed_files", [])}),
+            "rows_scored": sum(r.get("rows", 0) for r in results)}
+
+
+def cancel_job(workspace: Workspace, name: str) -> dict:
+    job = workspace.jobs.set_status(name, "Canceled").body
+    job_logs.write_overview(workspace, job, "The job was canceled.")
+    return job
+

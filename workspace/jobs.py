@@ -1,0 +1,209 @@
+"""Batch scoring job records: submission (everything the job needs resolved and pinned up front), status,
+live progress, per-mini-batch results, cancellation, listing.
+
+A job is one row in `Jobs` (partition `job`, row = the job name); each mini-batch's result is one row in
+`JobMiniBatches` (partition = the job name, row = the mini-batch number), written idempotently, so the job's
+final counts are exact even when a mini-batch ran twice."""
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from .clock import now_iso
+from .data_assets import DataAssetService
+from .datastores import DatastoreService
+from .defaults import DEFAULT_DATASTORE
+from .endpoints import EndpointService, merge_patch
+from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed
+from .job_specs import InvokeRequest, OutputSpec
+from .models import ModelRegistry
+from .names import check_asset_name
+from .optimistic import update_with_retries
+from .refs import DatastorePath, parse_asset_ref, parse_datastore_uri
+from .resources import BatchDeploymentSettings, ResourceConfiguration, parse
+from .storage import Record, WorkspaceStorage
+
+PARTITION = "job"
+JOB_OUTPUTS_ROOT = "jobs"
+ACTIVE = ("NotStarted", "Preparing", "Running", "Finalizing", "CancelRequested")
+TERMINAL = ("Completed", "Failed", "Canceled")
+
+
+def job_folder(name: str) -> str:
+    """The job's own folder in the default datastore: logs, and its outputs unless it names another place."""
+    return f"{JOB_OUTPUTS_ROOT}/{name}/"
+
+
+class JobService:
+    def __init__(self, storage: WorkspaceStorage, datastores: DatastoreService, models: ModelRegistry,
+                 data: DataAssetService, endpoints: EndpointService):
+        self.table = storage.table("Jobs")
+        self.mini_batches = storage.table("JobMiniBatches")
+        self.datastores = datastores
+        self.models = models
+        self.data = data
+        self.endpoints = endpoints
+
+    # -- submission ---------------------------------------------------------------------------------
+    def submit(self, endpoint: str, body: Any, deployment_header: str | None = None) -> Record:
+        request = parse(InvokeRequest, body)
+        endpoint_body = self.endpoints.get_endpoint(endpoint).body
+        deployment_name = request.deployment_name or deployment_header or \
+            (endpoint_body.get("defaults") or {}).get("deployment_name")
+        if not deployment_name:
+            raise ValidationFailed(f"No valid deployments to route to: endpoint '{endpoint}' has no default "
+                                   "deployment; create one or name deployment_name.", target="deployment_name")
+        try:
+            deployment = self.endpoints.get_deployment(endpoint, deployment_name).body
+        except NotFound:
+            raise ReferenceNotFound(f"Deployment '{deployment_name}' does not exist in endpoint '{endpoint}'.",
+                                    target="deployment_name") from None
+        settings = parse(BatchDeploymentSettings, merge_patch(deployment["settings"], request.overrides()),
+                         prefix="settings")
+        resources = parse(ResourceConfiguration, merge_patch(deployment["resources"],
+                                                             request.resources.model_dump(exclude_none=True)),
+                          prefix="resources")
+        name = request.job_name or str(uuid.uuid4())
+        check_asset_name(name, "job_name")
+        model = self.models.resolve(deployment["model"], field="model")
+        job = {
+            "name": name,
+            "endpoint": endpoint,
+            "deployment": deployment_name,
+            "description": request.description,
+            "tags": request.tags,
+            "model": model["id"],
+            "model_path": model["path"],
+            "model_format": model["format"],
+            "onnx_file": model.get("onnx_file"),
+            "code_configuration": deployment.get("code_configuration"),
+            "settings": settings.model_dump(),
+            "resources": resources.model_dump(),
+            "input": self._resolve_input(request),
+            "output": self._resolve_output(request.output, name, settings.output_file_name),
+            "status": "NotStarted",
+            "created_at": now_iso(),
+            "started_at": None,
+            "ended_at": None,
+            "duration_seconds": None,
+            "counts": {"files": 0, "mini_batches": 0, "mini_batches_done": 0, "mini_batches_failed": 0,
+                       "files_failed": 0, "rows_scored": 0},
+            "error": None,
+        }
+        if self.table.find(PARTITION, name) is not None:
+            raise Conflict(f"A job named '{name}' already exists; job names are unique.", target="job_name")
+        return self.table.create(PARTITION, name, job, "Job", name, Endpoint=endpoint)
+
+    def _resolve_input(self, request: InvokeRequest) -> dict:
+        given = request.input if isinstance(request.input, str) else request.input.path
+        kind = request.input_type or (None if isinstance(request.input, str) else request.input.type)
+        text = given.strip()
+        if text.startswith(("http://", "https://")):
+            return {"uri": text, "type": kind or "uri_file", "given": given}
+        if text.startswith("azureml://"):
+            location = parse_datastore_uri(text, "input")
+            self.datastores.container(location.datastore, field="input")
+            return {"uri": str(location), "type": kind, "given": given}
+        if text.startswith(("/", "./", "file:")) or "\\" in text:
+            raise ValidationFailed(f"The input '{given}' is a local path: upload it first (mlbatch does this) or "
+                                   "give a data asset, a datastore path or an http(s) URL.", target="input")
+        ref = parse_asset_ref(text, "input")
+        try:
+            asset = self.data.get(ref.name, ref.version if ref.version is not None else "latest").body
+        except NotFound:
+            raise ReferenceNotFound(f"Data asset '{given}' does not exist.", target="input") from None
+        return {"uri": asset["path"], "type": kind or asset["type"], "given": given, "data_asset": asset["id"]}
+
+    def _resolve_output(self, output: OutputSpec | None, name: str, file_name: str) -> dict:
+        if output is None or not output.path:
+            folder = DatastorePath(DEFAULT_DATASTORE, job_folder(name))
+        else:
+            location = parse_datastore_uri(output.path, "output.path")
+            self.datastores.container(location.datastore, field="output.path")
+            folder = DatastorePath(location.datastore, location.path.rstrip("/") + "/" if location.path else "")
+        return {"datastore": folder.datastore, "folder": folder.path, "file_name": file_name,
+                "uri": f"{folder}{file_name}"}
+
+    # -- reading ------------------------------------------------------------------------------------
+    def get(self, name: str) -> Record:
+        return self.table.get(PARTITION, name, "Job", name)
+
+    def list_for_endpoint(self, endpoint: str) -> list[dict]:
+        records = self.table.query("PartitionKey eq @pk and Endpoint eq @ep", pk=PARTITION, ep=endpoint)
+        return sorted((r.body for r in records), key=lambda j: j["created_at"], reverse=True)
+
+    def mini_batch_results(self, name: str) -> list[dict]:
+        return sorted((r.body for r in self.mini_batches.list(name)), key=lambda b: b["index"])
+
+    # -- changes ------------------------------------------------------------------------------------
+    def update(self, name: str, change) -> Record:
+        """Apply change(body) -> body with ETag retries; a finished job is never changed again."""
+
+        def attempt() -> Record:
+            record = self.get(name)
+            if record.body["status"] in TERMINAL:
+                return record
+            return self.table.replace(PARTITION, name, change(dict(record.body)), record.etag, "Job", name,
+                                      Endpoint=record.body["endpoint"])
+
+        return update_with_retries(attempt, None, f"Job '{name}'")
+
+    def set_status(self, name: str, status: str, **fields) -> Record:
+        def change(body: dict) -> dict:
+            if body["status"] == "CancelRequested" and status not in TERMINAL:
+                return body
+            body.update(fields, status=status)
+            now = now_iso()
+            if status in ("Preparing", "Running") and not body.get("started_at"):
+                body["started_at"] = now
+            if status in TERMINAL:
+                body["ended_at"] = now
+                body["duration_seconds"] = _seconds_between(body.get("started_at") or body["created_at"], now)
+            return body
+
+        return self.update(name, change)
+
+    def record_mini_batch(self, name: str, index: int, result: dict) -> bool:
+        """Store one mini-batch's result; the job's live counts move only the first time it is stored."""
+        previous = self.mini_batches.find(name, f"{index:08d}")
+        body = {"index": index, **result}
+        self.mini_batches.upsert(name, f"{index:08d}", body)
+        if previous is not None and previous.body.get("status") == result.get("status"):
+            return False
+
+        def change(job: dict) -> dict:
+            counts = dict(job["counts"])
+            if previous is not None:
+                _count(counts, previous.body, -1)
+            _count(counts, body, 1)
+            job["counts"] = counts
+            return job
+
+        self.update(name, change)
+        return True
+
+    def request_cancel(self, name: str) -> Record:
+        record = self.get(name)
+        if record.body["status"] in TERMINAL:
+            raise Conflict(f"Job '{name}' has already finished ({record.body['status']}).", target="name")
+        return self.update(name, lambda body: {**body, "status": "CancelRequested"})
+
+    def is_canceled(self, name: str) -> bool:
+        return self.get(name).body["status"] in ("CancelRequested", "Canceled")
+
+
+def _count(counts: dict, result: dict, sign: int) -> None:
+    done = result.get("status") == "succeeded"
+    counts["mini_batches_done"] += sign * (1 if done else 0)
+    counts["mini_batches_failed"] += sign * (0 if done or result.get("status") == "canceled" else 1)
+    counts["files_failed"] += sign * len(result.get("failed_files", []))
+    counts["rows_scored"] += sign * int(result.get("rows", 0))
+
+
+def _parse_time(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
+
+
+def _seconds_between(start: str, end: str) -> float:
+    return round((_parse_time(end) - _parse_time(start)).total_seconds(), 3)

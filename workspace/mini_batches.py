@@ -1,0 +1,62 @@
+"""Planning a job's mini-batches from its input files.
+
+The rule: files are taken in name order and grouped `mini_batch_size` files to a mini-batch. For the no-code
+scorers (MLflow, ONNX), a CSV, TSV or JSON-lines file larger than `split_bytes` is cut at line boundaries into
+pieces of about `split_bytes`, and each piece is a mini-batch of its own, so one big file still scores in
+parallel; each piece keeps the file's header line and its rows keep their index within the whole file.
+Parquet files and the files given to a scoring script are never cut.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+from .job_inputs import InputFile
+
+DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
+LINE_FORMATS = (".csv", ".tsv", ".jsonl", ".json")
+HEADED_FORMATS = (".csv", ".tsv")
+
+
+@dataclass
+class PlannedItem:
+    name: str
+    uri: str
+    size: int
+    range: tuple[int, int] | None = None  # byte range of a piece
+    header_bytes: int = 0  # length of the header line a piece needs in front
+    piece: int = 0
+
+
+def is_splittable(file: InputFile, split_bytes: int) -> bool:
+    return file.size > split_bytes and file.name.lower().endswith(LINE_FORMATS)
+
+
+def plan_mini_batches(files: list[InputFile], mini_batch_size: int, split_bytes: int, can_split: bool,
+                      line_start: Callable[[InputFile, int], int]) -> list[list[dict]]:
+    """line_start(file, offset) gives the offset just after the next newline; used only for cut files."""
+    batches: list[list[dict]] = []
+    pending: list[dict] = []
+    for file in files:
+        if can_split and is_splittable(file, split_bytes):
+            batches.extend([asdict(piece)] for piece in _pieces(file, split_bytes, line_start))
+            continue
+        pending.append(asdict(PlannedItem(file.name, file.uri, file.size)))
+        if len(pending) == mini_batch_size:
+            batches.append(pending)
+            pending = []
+    if pending:
+        batches.append(pending)
+    return batches
+
+
+def _pieces(file: InputFile, split_bytes: int, line_start: Callable[[InputFile, int], int]) -> list[PlannedItem]:
+    header = line_start(file, 0) if file.name.lower().endswith(HEADED_FORMATS) else 0
+    cuts = [header]
+    while cuts[-1] < file.size:
+        nxt = line_start(file, max(cuts[-1] + split_bytes - 1, cuts[-1]))
+        if nxt <= cuts[-1]:
+            nxt = file.size
+        cuts.append(nxt)
+    return [PlannedItem(file.name, file.uri, file.size, (start, end), header, number)
+            for number, (start, end) in enumerate(zip(cuts, cuts[1:])) if end > start]
