@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 from azure.storage.blob import BlobServiceClient
 
-from tests.harness import wait_for
+from tests.harness import Runtime, wait_for
 from tests.model_builders import FEATURES, mlflow_model_folder, onnx_model_bytes, sklearn_classifier, zip_folder
 
 TERMINAL = ("Completed", "Failed", "Canceled")
@@ -79,6 +79,23 @@ def invoke(api, endpoint: str, **body) -> dict:
     return answer.json()
 
 
+ROOT = Path(__file__).resolve().parents[2]
+SPLIT_BYTES = 4000
+SLICE_SIZE = 4
+
+
+@pytest.fixture(scope="module")
+def product(azurite, artifacts_dir: Path):
+    """The product with small slices (several sub-orchestrations per job) and a small split size (big files
+    are cut), so the tests exercise both on small data."""
+    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={
+        "PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "BATCH_SPLIT_BYTES": str(SPLIT_BYTES),
+        "BATCH_SLICE_SIZE": str(SLICE_SIZE)})
+    runtime.start()
+    yield runtime
+    runtime.stop()
+
+
 @pytest.fixture(scope="module")
 def mlflow_model(product, tmp_path_factory) -> dict:
     folder = mlflow_model_folder(tmp_path_factory.mktemp("m") / "model")
@@ -101,3 +118,289 @@ def test_an_mlflow_model_scores_20_csv_files_row_for_row(product, storage, mlflo
                                         "prediction": model.predict(f)}) for i, f in enumerate(frames)],
                          ignore_index=True)
     pd.testing.assert_frame_equal(result[["file_name", "row", "prediction"]], expected, check_dtype=False)
+
+
+def expected_frame(frames: list[pd.DataFrame], predict, names=None) -> pd.DataFrame:
+    names = names or [f"part-{i:03d}.csv" for i in range(len(frames))]
+    return pd.concat([pd.DataFrame({"file_name": name, "row": range(len(f)), "prediction": predict(f)})
+                      for name, f in zip(names, frames)], ignore_index=True)
+
+
+@pytest.fixture(scope="module")
+def onnx_model(product) -> dict:
+    return register(product, unique("onnx"), onnx_model_bytes(), "model.onnx")
+
+
+def test_an_onnx_model_scores_with_its_graph_and_gives_probabilities(product, storage, onnx_model):
+    frames = input_frames(20, seed=2)
+    source = upload_csvs(storage, unique("onnx-in"), frames)
+    endpoint = endpoint_with(product, onnx_model, settings={"mini_batch_size": 5},
+                             resources={"instance_count": 2})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed", job
+    result = predictions(product, job)
+    model = sklearn_classifier()
+    expected = expected_frame(frames, model.predict)
+    pd.testing.assert_frame_equal(result[["file_name", "row", "prediction"]], expected, check_dtype=False)
+    probabilities = np.vstack([model.predict_proba(f) for f in frames])
+    np.testing.assert_allclose(result[["probabilities_0", "probabilities_1"]].to_numpy(), probabilities, atol=1e-5)
+
+
+CUSTOM_SCRIPT = """
+import os
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+
+model = None
+
+
+def init():
+    global model
+    model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])
+
+
+def run(mini_batch):
+    results = []
+    for path in mini_batch:
+        frame = pd.read_csv(path)
+        results.append({"file": Path(path).name, "positives": int(model.predict(frame).sum()),
+                        "greeting": os.environ.get("GREETING", "")})
+    return pd.DataFrame(results)
+"""
+
+
+def custom_endpoint(api, tmp_path: Path, script: str, mlflow_model: dict, **deployment) -> str:
+    folder = tmp_path / "code"
+    folder.mkdir(exist_ok=True)
+    (folder / "score.py").write_text(script)
+    code = api.post("api/codes", data=zip_folder(folder), params={"filename": "code.zip"}).json()
+    return endpoint_with(api, mlflow_model, code_configuration={"code": code["id"], "scoring_script": "score.py"},
+                         **deployment)
+
+
+def test_a_custom_script_gets_init_once_and_run_with_file_paths(product, storage, mlflow_model, tmp_path):
+    frames = input_frames(20, seed=3)
+    source = upload_csvs(storage, unique("custom-in"), frames)
+    endpoint = custom_endpoint(product, tmp_path, CUSTOM_SCRIPT, mlflow_model,
+                               settings={"mini_batch_size": 4, "environment_variables": {"GREETING": "hello"}})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed", job
+    result = predictions(product, job)
+    model = sklearn_classifier()
+    assert list(result["positives"]) == [int(model.predict(f).sum()) for f in frames]
+    assert list(result["file_name"]) == [f"part-{i:03d}.csv" for i in range(20)]
+    assert set(result["greeting"]) == {"hello"}
+
+
+def test_parquet_a_data_asset_and_an_http_url_are_inputs(product, storage, mlflow_model, tmp_path):
+    model = sklearn_classifier()
+    endpoint = endpoint_with(product, mlflow_model)
+    frame = input_frames(1, rows=40, seed=4)[0]
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    prefix = unique("parquet")
+    buffer = io.BytesIO()
+    frame.to_parquet(buffer, index=False)
+    client.upload_blob(f"{prefix}/rows.parquet", buffer.getvalue())
+    parquet = wait_for_job(product, invoke(product, endpoint, input=f"azureml://datastores/workspaceblobstore/paths/"
+                                                                   f"{prefix}/rows.parquet",
+                                           input_type="uri_file")["name"])
+    assert parquet["status"] == "Completed", parquet
+    assert list(predictions(product, parquet)["prediction"]) == list(model.predict(frame))
+
+    asset = unique("asset")
+    created = product.post(f"api/data/{asset}/versions", data=frame.to_csv(index=False).encode(),
+                           params={"filename": "asset.csv", "type": "uri_file"})
+    assert created.status_code == 201, created.text
+    by_asset = wait_for_job(product, invoke(product, endpoint, input=f"azureml:{asset}@latest")["name"])
+    assert by_asset["status"] == "Completed" and by_asset["input"]["data_asset"] == f"azureml:{asset}:1"
+    assert list(predictions(product, by_asset)["file_name"].unique()) == ["asset.csv"]
+
+    (tmp_path / "served.csv").write_text(frame.to_csv(index=False))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(tmp_path)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/served.csv"
+        by_url = wait_for_job(product, invoke(product, endpoint, input=url, input_type="uri_file")["name"])
+    finally:
+        server.shutdown()
+    assert by_url["status"] == "Completed", by_url
+    assert list(predictions(product, by_url)["prediction"]) == list(model.predict(frame))
+
+
+def test_every_override_changes_the_job(product, storage, mlflow_model):
+    frames = input_frames(12, rows=5, seed=5)
+    source = upload_csvs(storage, unique("overrides"), frames)
+    endpoint = endpoint_with(product, mlflow_model)
+    output_folder = unique("custom-output")
+    job = wait_for_job(product, invoke(
+        product, endpoint, input=source, job_name=unique("named"),
+        settings={"mini_batch_size": 5, "output_file_name": "scores.csv", "error_threshold": 3,
+                  "retry_settings": {"max_retries": 0, "timeout": 60}, "logging_level": "debug",
+                  "max_concurrency_per_instance": 2},
+        resources={"instance_count": 2},
+        output={"path": f"azureml://datastores/workspaceblobstore/paths/{output_folder}/"})["name"])
+    assert job["status"] == "Completed", job
+    assert job["name"].startswith("named-") and job["counts"]["mini_batches"] == 3
+    settings = job["settings"]
+    assert (settings["output_file_name"], settings["error_threshold"], settings["logging_level"]) == \
+        ("scores.csv", 3, "debug")
+    assert settings["retry_settings"] == {"max_retries": 0, "timeout": 60}
+    assert job["resources"]["instance_count"] == 2 and settings["max_concurrency_per_instance"] == 2
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    assert [b.name for b in client.list_blobs(name_starts_with=f"{output_folder}/")] == [f"{output_folder}/scores.csv"]
+    assert len(predictions(product, job)) == sum(len(f) for f in frames)
+    default = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert default["counts"]["mini_batches"] == 2 and default["output"]["file_name"] == "predictions.csv"
+
+
+def test_a_big_csv_file_is_cut_into_pieces_that_keep_whole_file_row_numbers(product, storage, mlflow_model):
+    frame = input_frames(1, rows=600, seed=6)[0]
+    assert len(frame.to_csv(index=False)) > 5 * SPLIT_BYTES
+    source = upload_csvs(storage, unique("big"), [frame])
+    endpoint = endpoint_with(product, mlflow_model)
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed", job
+    assert job["counts"]["files"] == 1 and job["counts"]["mini_batches"] >= 5
+    result = predictions(product, job)
+    pd.testing.assert_frame_equal(result[["file_name", "row", "prediction"]],
+                                  expected_frame([frame], sklearn_classifier().predict), check_dtype=False)
+
+
+def broken_inputs(storage: str, broken: int, total: int) -> str:
+    frames = input_frames(total, rows=5, seed=7)
+    prefix = unique("broken")
+    source = upload_csvs(storage, prefix, frames)
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    for number in range(broken):
+        client.upload_blob(f"{prefix}/part-{number * 5:03d}.csv", "f0,f1,f2,f3\nnot,a,number,here\n",
+                           overwrite=True)
+    return source
+
+
+@pytest.mark.parametrize("threshold, status", [(5, "Completed"), (2, "Failed")])
+def test_error_threshold_counts_failed_files(product, storage, mlflow_model, threshold, status):
+    source = broken_inputs(storage, 3, 20)
+    endpoint = endpoint_with(product, mlflow_model, settings={
+        "mini_batch_size": 2, "error_threshold": threshold, "retry_settings": {"max_retries": 0, "timeout": 30}})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == status, job
+    assert job["counts"]["files_failed"] == 3
+    outputs = {f["path"] for f in call(product, "GET", f"api/jobs/{job['name']}/outputs").json()["value"]}
+    assert "logs/user/error.txt" in outputs and "logs/job_progress_overview.txt" in outputs
+    errors = call(product, "GET", f"api/jobs/{job['name']}/outputs/logs/user/error.txt").text
+    assert "part-000.csv" in errors and "part-010.csv" in errors
+    if status == "Completed":
+        scored = predictions(product, job)
+        assert len(scored) == sum(5 + i for i in range(20) if i not in (0, 5, 10))
+        assert not {"part-000.csv", "part-005.csv", "part-010.csv"} & set(scored["file_name"])
+    else:
+        assert job["error"]["code"] == "ErrorThresholdExceeded" and "predictions.csv" not in outputs
+
+
+FLAKY_SCRIPT = """
+import hashlib
+import os
+from pathlib import Path
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    marker = Path(os.environ["MARKERS"]) / hashlib.sha1("".join(sorted(Path(p).name for p in mini_batch)).encode()).hexdigest()
+    if not marker.exists():
+        marker.write_text("failed once")
+        raise RuntimeError("transient failure")
+    return [Path(p).name for p in mini_batch]
+"""
+
+HANGING_SCRIPT = """
+import time
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    time.sleep(600)
+    return mini_batch
+"""
+
+
+def test_a_script_failing_once_per_mini_batch_succeeds_thanks_to_retries(product, storage, mlflow_model, tmp_path):
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    source = upload_csvs(storage, unique("flaky"), input_frames(6, rows=3))
+    endpoint = custom_endpoint(product, tmp_path, FLAKY_SCRIPT, mlflow_model, settings={
+        "mini_batch_size": 2, "environment_variables": {"MARKERS": str(markers)}})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed" and job["counts"]["mini_batches_failed"] == 0, job
+    batches = call(product, "GET", f"api/jobs/{job['name']}/mini-batches").json()["value"]
+    assert [b["attempts"] for b in batches] == [2, 2, 2]
+    assert len(list(markers.iterdir())) == 3
+
+
+def test_a_hanging_script_is_stopped_at_the_timeout_and_retried(product, storage, mlflow_model, tmp_path):
+    source = upload_csvs(storage, unique("hang"), input_frames(1, rows=3))
+    endpoint = custom_endpoint(product, tmp_path, HANGING_SCRIPT, mlflow_model, settings={
+        "retry_settings": {"max_retries": 1, "timeout": 2}, "error_threshold": 0})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"], timeout=120)
+    assert job["status"] == "Failed" and job["counts"]["files_failed"] == 1, job
+    batch = call(product, "GET", f"api/jobs/{job['name']}/mini-batches").json()["value"][0]
+    assert batch["attempts"] == 2 and "timeout" in batch["error"]
+
+
+def test_an_existing_output_file_fails_the_job_before_scoring_and_stays_untouched(product, storage, mlflow_model):
+    source = upload_csvs(storage, unique("exists"), input_frames(2, rows=3))
+    folder = unique("taken")
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    client.upload_blob(f"{folder}/predictions.csv", b"precious")
+    endpoint = endpoint_with(product, mlflow_model)
+    job = wait_for_job(product, invoke(product, endpoint, input=source, output={
+        "path": f"azureml://datastores/workspaceblobstore/paths/{folder}"})["name"])
+    assert job["status"] == "Failed" and job["error"]["code"] == "OutputAlreadyExists", job
+    assert "already exists" in job["error"]["message"] and job["counts"]["mini_batches_done"] == 0
+    assert client.download_blob(f"{folder}/predictions.csv").readall() == b"precious"
+
+
+def test_summary_only_writes_no_predictions_file(product, storage, mlflow_model):
+    source = upload_csvs(storage, unique("summary"), input_frames(3, rows=4))
+    endpoint = endpoint_with(product, mlflow_model, settings={"output_action": "summary_only"})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed" and job["counts"]["rows_scored"] == 4 + 5 + 6, job
+    outputs = {f["path"] for f in call(product, "GET", f"api/jobs/{job['name']}/outputs").json()["value"]}
+    assert "predictions.csv" not in outputs and "logs/job_progress_overview.txt" in outputs
+
+
+def test_a_running_job_is_canceled(product, storage, mlflow_model, tmp_path):
+    source = upload_csvs(storage, unique("cancel"), input_frames(6, rows=3))
+    endpoint = custom_endpoint(product, tmp_path, HANGING_SCRIPT, mlflow_model, settings={
+        "mini_batch_size": 1, "retry_settings": {"max_retries": 0, "timeout": 300}})
+    name = invoke(product, endpoint, input=source)["name"]
+    wait_for(lambda: call(product, "GET", f"api/jobs/{name}").json()["status"] == "Running", timeout=60)
+    answer = call(product, "POST", f"api/jobs/{name}/cancel")
+    assert answer.status_code == 200 and answer.json()["status"] == "Canceled"
+    job = call(product, "GET", f"api/jobs/{name}").json()
+    assert job["status"] == "Canceled" and job["ended_at"]
+    again = call(product, "POST", f"api/jobs/{name}/cancel")
+    assert again.status_code == 409
+
+
+def test_jobs_are_listed_newest_first_and_bad_invokes_are_refused(product, storage, mlflow_model):
+    source = upload_csvs(storage, unique("list"), input_frames(1, rows=2))
+    endpoint = endpoint_with(product, mlflow_model)
+    first = invoke(product, endpoint, input=source)["name"]
+    second = invoke(product, endpoint, input=source)["name"]
+    listed = [j["name"] for j in call(product, "GET", f"api/batchEndpoints/{endpoint}/jobs").json()["value"]]
+    assert listed == [second, first]
+    for body, target in [({}, "input"), ({"input": source, "deployment_name": "nope"}, "deployment_name"),
+                         ({"input": "azureml:no-such-data:1"}, "input"), ({"input": "/home/me/data.csv"}, "input"),
+                         ({"input": source, "settings": {"mini_batch_size": 0}}, "settings.mini_batch_size"),
+                         ({"input": source, "job_name": first}, "job_name")]:
+        answer = call(product, "POST", f"api/batchEndpoints/{endpoint}/jobs", json=body)
+        assert answer.status_code in (400, 409) and answer.json()["error"]["target"] == target, (body, answer.text)
+    assert call(product, "POST", "api/batchEndpoints/no-such-endpoint/jobs", json={"input": source}).status_code == 404
