@@ -404,3 +404,23 @@ def test_jobs_are_listed_newest_first_and_bad_invokes_are_refused(product, stora
         answer = call(product, "POST", f"api/batchEndpoints/{endpoint}/jobs", json=body)
         assert answer.status_code in (400, 409) and answer.json()["error"]["target"] == target, (body, answer.text)
     assert call(product, "POST", "api/batchEndpoints/no-such-endpoint/jobs", json={"input": source}).status_code == 404
+
+
+def test_a_job_of_many_mini_batches_runs_in_slices_with_bounded_histories(product, storage, mlflow_model):
+    from azure.data.tables import TableServiceClient
+
+    frames = [frame.head(2) for frame in input_frames(60, rows=2, seed=8)]
+    source = upload_csvs(storage, unique("many"), frames)
+    endpoint = endpoint_with(product, mlflow_model, settings={"mini_batch_size": 1, "max_concurrency_per_instance": 2})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"], timeout=300)
+    assert job["status"] == "Completed" and job["counts"]["mini_batches_done"] == 60, job
+    assert len(predictions(product, job)) == sum(len(f) for f in frames)
+    history = TableServiceClient.from_connection_string(storage).get_table_client(f"{product.hub}History")
+    sizes = {}
+    for row in history.query_entities("PartitionKey ge @low and PartitionKey lt @high",
+                                      parameters={"low": job["name"], "high": job["name"] + "~"},
+                                      select=["PartitionKey"]):
+        sizes[row["PartitionKey"]] = sizes.get(row["PartitionKey"], 0) + 1
+    slices = [k for k in sizes if ":slice:" in k]
+    assert len(slices) == 60 // SLICE_SIZE
+    assert max(sizes.values()) < 12 * SLICE_SIZE + 40, sizes

@@ -1,0 +1,56 @@
+"""Planning mini-batches: files grouped in name order, big line-based files cut at line boundaries, and row
+numbers made whole-file again when the pieces are assembled."""
+from __future__ import annotations
+
+from workspace.job_inputs import InputFile
+from workspace.job_outputs import row_offsets
+from workspace.mini_batches import plan_mini_batches
+
+
+def lines_of(content: bytes):
+    def line_start(file: InputFile, offset: int) -> int:
+        found = content.find(b"\n", offset)
+        return len(content) if found < 0 else found + 1
+
+    return line_start
+
+
+def test_files_are_grouped_mini_batch_size_at_a_time():
+    files = [InputFile(f"f{i}.csv", f"azureml://datastores/d/paths/f{i}.csv", 10) for i in range(7)]
+    plan = plan_mini_batches(files, 3, 1000, True, lines_of(b""))
+    assert [[item["name"] for item in batch] for batch in plan] == [["f0.csv", "f1.csv", "f2.csv"],
+                                                                    ["f3.csv", "f4.csv", "f5.csv"], ["f6.csv"]]
+    assert all(item["range"] is None for batch in plan for item in batch)
+
+
+def test_a_big_csv_is_cut_at_line_boundaries_after_its_header_and_each_piece_is_its_own_mini_batch():
+    content = b"a,b\n" + b"".join(f"{i},{i * 2}\n".encode() for i in range(100))
+    big = InputFile("big.csv", "azureml://datastores/d/paths/big.csv", len(content))
+    small = InputFile("small.csv", "azureml://datastores/d/paths/small.csv", 10)
+    plan = plan_mini_batches([big, small], 10, 100, True, lines_of(content))
+    pieces = [batch[0] for batch in plan[:-1]]
+    assert all(len(batch) == 1 for batch in plan[:-1]) and plan[-1][0]["name"] == "small.csv"
+    assert pieces[0]["range"][0] == 4 and pieces[-1]["range"][1] == len(content)
+    assert all(a["range"][1] == b["range"][0] for a, b in zip(pieces, pieces[1:]))
+    assert all(content[p["range"][0] - 1:p["range"][0]] == b"\n" for p in pieces)
+    assert all(p["header_bytes"] == 4 for p in pieces)
+    rows = b"".join(content[p["range"][0]:p["range"][1]] for p in pieces)
+    assert rows == content[4:]
+
+
+def test_parquet_files_and_files_for_a_scoring_script_are_never_cut():
+    content = b"x\n" * 500
+    parquet = InputFile("big.parquet", "u", 10_000)
+    csv = InputFile("big.csv", "u", len(content))
+    assert len(plan_mini_batches([parquet], 10, 100, True, lines_of(content))) == 1
+    assert len(plan_mini_batches([csv], 10, 100, False, lines_of(content))) == 1
+
+
+def test_pieces_get_the_rows_of_the_earlier_pieces_of_their_file_as_offset():
+    results = [
+        {"index": 0, "items": [{"name": "big.csv", "piece": 0, "rows": 40}]},
+        {"index": 1, "items": [{"name": "big.csv", "piece": 1, "rows": 35}]},
+        {"index": 2, "items": [{"name": "big.csv", "piece": 2, "rows": 25}]},
+        {"index": 3, "items": [{"name": "a.csv", "piece": None, "rows": 7}]},
+    ]
+    assert row_offsets(results) == {0: 0, 1: 40, 2: 75}
