@@ -69,6 +69,17 @@ class ApiClient:
         body = answer.json() if answer.content and "json" in answer.headers.get("content-type", "") else None
         return Response(body, answer.headers.get("ETag"))
 
+    def raw(self, path: str) -> bytes:
+        """A file's bytes (downloads)."""
+        url = f"{self.url}{API_PREFIX}{path.lstrip('/')}"
+        try:
+            answer = self.session.get(url, timeout=TIMEOUT_SECONDS)
+        except requests.RequestException as error:
+            raise ConnectionFailed(f"cannot reach {self.url}: {error.__class__.__name__}.") from None
+        if answer.status_code >= 400:
+            raise self._error(answer)
+        return answer.content
+
     def get(self, path: str, **kwargs) -> Any:
         return self.call("GET", path, **kwargs).body
 

@@ -6,6 +6,7 @@ import sys
 from ..client import ApiClient, UsageError
 from ..specs import load_spec
 from .arguments import add_file, add_name, add_yes, command
+from .jobs import register_invoke
 
 COLUMNS = ("name", "defaults.deployment_name", "provisioning_state", "scoring_uri", "created_at")
 
@@ -26,6 +27,7 @@ def register(groups) -> None:
                      COLUMNS)
     add_name(delete, True, "endpoint")
     add_yes(delete)
+    register_invoke(group)
 
 
 def _named(args) -> tuple[str, dict]:

@@ -310,3 +310,43 @@ def test_an_onnx_file_and_model_delete(cli, tmp_path):
     assert created["format"] == "onnx" and created["onnx_file"] == "clf.onnx"
     cli("model", "delete", "-n", name, "-v", "1")
     assert "ResourceNotFound" in cli("model", "show", "-n", name, "-v", "1", expect=1).stderr
+
+
+def test_invoke_streams_a_local_folder_job_to_its_end_and_downloads_the_predictions(cli, model_yaml, tmp_path):
+    import pandas as pd
+
+    from tests.model_builders import sklearn_classifier, training_data
+
+    cli("model", "create", "--file", str(model_yaml[0]))
+    endpoint = unique("invoke")
+    cli("endpoint", "create", "-n", endpoint)
+    cli("deployment", "create", "-n", "main", "-e", endpoint, "--set", f"model={model_yaml[1]}@latest")
+    frame, _ = training_data(rows=30, seed=5)
+    (tmp_path / "inputs").mkdir()
+    for number in range(3):
+        frame.iloc[number * 10:(number + 1) * 10].to_csv(tmp_path / "inputs" / f"batch-{number}.csv", index=False)
+    done = cli("endpoint", "invoke", "-n", endpoint, "--input", str(tmp_path / "inputs"), "--mini-batch-size", "1",
+               "--output-file-name", "scores.csv", "--stream")
+    job = json.loads(done.stdout)
+    assert job["status"] == "Completed" and job["counts"]["mini_batches"] == 3
+    assert "3/3 mini-batches" in done.stderr and "uploaded" in done.stderr
+    assert cli.json("job", "list", "-e", endpoint)[0]["name"] == job["name"]
+    assert cli.json("job", "show", "-n", job["name"])["settings"]["output_file_name"] == "scores.csv"
+    saved = cli.json("job", "download", "-n", job["name"], "--output-name", "score", "-p", str(tmp_path / "out"))
+    assert [s["path"] for s in saved] == ["scores.csv"]
+    scores = pd.read_csv(tmp_path / "out" / job["name"] / "scores.csv")
+    assert list(scores["prediction"]) == list(sklearn_classifier().predict(frame))
+    logs = cli.json("job", "download", "-n", job["name"], "--output-name", "logs", "-p", str(tmp_path / "out"))
+    assert "logs/job_progress_overview.txt" in [s["path"] for s in logs]
+
+
+def test_a_streamed_job_that_fails_exits_1(cli, model_yaml, tmp_path, storage):
+    cli("model", "create", "--file", str(model_yaml[0]))
+    endpoint = unique("failing")
+    cli("endpoint", "create", "-n", endpoint)
+    cli("deployment", "create", "-n", "main", "-e", endpoint, "--set", f"model={model_yaml[1]}@latest")
+    (tmp_path / "bad.csv").write_text("f0,f1,f2,f3\nx,y,z,w\n")
+    failed = cli("endpoint", "invoke", "-n", endpoint, "-i", str(tmp_path / "bad.csv"), "--error-threshold", "0",
+                 "--max-retries", "0", "--stream", expect=1)
+    assert "ended Failed" in failed.stderr
+    assert "does not exist" in cli("endpoint", "invoke", "-n", endpoint, "-i", "./no/such/folder", expect=2).stderr
