@@ -6,8 +6,12 @@ PY := $(VENV)/bin/python
 
 .PHONY: start test setup clean
 
+# The app in the foreground; once it answers, `mlbatch demo` registers a sample model, endpoint and data.
 start: setup local.settings.json
-	$(PY) -m devhost start --app-dir .
+	@$(PY) -m devhost start --app-dir . --keys-file .devhost/connection.json & host=$$!; \
+	trap 'kill $$host 2>/dev/null; wait $$host' INT TERM; \
+	$(VENV)/bin/mlbatch demo --wait 180 || echo "mlbatch demo failed: the app runs without the sample"; \
+	wait $$host
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -12,7 +13,7 @@ from .azurite import PROJECT_ROOT, Azurite, port_open
 from .config import DEFAULT_PORT, apply_local_settings
 from .host import Host
 from .logs import configure_logging
-from .storage import DEFAULT_PORTS, expand_connection_string, parse_connection_string
+from .storage import DEFAULT_PORTS, parse_connection_string
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -31,6 +32,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     start.add_argument("--activity-visibility", type=int, default=60,
                        help="seconds before a crashed worker's activity is run again")
     start.add_argument("--log-level", default="INFO")
+    start.add_argument("--keys-file", type=Path, default=None,
+                       help="also write the base URL and host keys to this file (mode 0600) for local clients")
     return parser.parse_args(argv)
 
 
@@ -52,6 +55,8 @@ async def serve(args: argparse.Namespace) -> None:
                 storage=args.storage or os.environ.get("AzureWebJobsStorage") or "UseDevelopmentStorage=true",
                 bind=args.bind, activity_visibility_seconds=args.activity_visibility)
     await host.start()
+    if args.keys_file:
+        write_keys_file(args.keys_file, host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -59,6 +64,14 @@ async def serve(args: argparse.Namespace) -> None:
     await stop.wait()
     print("Stopping...", flush=True)
     await host.stop()
+
+
+def write_keys_file(path: Path, host: Host) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"url": host.base_url, "function_key": host.keys.default_function_key, "master_key": host.keys.master}
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as stream:
+        json.dump(document, stream, indent=2)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,8 +2,10 @@
 exceptions carrying the API's stable code."""
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -11,6 +13,7 @@ import requests
 DEFAULT_URL = "http://127.0.0.1:7071"
 URL_VARIABLE = "MLBATCH_URL"
 KEY_VARIABLE = "MLBATCH_KEY"
+LOCAL_CONNECTION_FILE = Path(".devhost/connection.json")
 API_PREFIX = "/api/"
 TIMEOUT_SECONDS = 300
 
@@ -41,6 +44,14 @@ class ApiError(CliError):
         return f"{self.code}: {self.message}{where} [HTTP {self.status}]"
 
 
+def _local_connection() -> dict:
+    """What `make start` leaves in .devhost/connection.json: the local app's URL and function key."""
+    try:
+        return json.loads(LOCAL_CONNECTION_FILE.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
 @dataclass
 class Response:
     body: Any
@@ -49,8 +60,9 @@ class Response:
 
 class ApiClient:
     def __init__(self, url: str | None = None, key: str | None = None):
-        self.url = (url or os.environ.get(URL_VARIABLE) or DEFAULT_URL).rstrip("/")
-        self.key = key or os.environ.get(KEY_VARIABLE)
+        local = _local_connection() if not (url or os.environ.get(URL_VARIABLE)) else {}
+        self.url = (url or os.environ.get(URL_VARIABLE) or local.get("url") or DEFAULT_URL).rstrip("/")
+        self.key = key or os.environ.get(KEY_VARIABLE) or local.get("function_key")
         self.session = requests.Session()
         if self.key:
             self.session.headers["x-functions-key"] = self.key

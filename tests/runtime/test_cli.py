@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import uuid
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -350,3 +351,23 @@ def test_a_streamed_job_that_fails_exits_1(cli, model_yaml, tmp_path, storage):
                  "--max-retries", "0", "--stream", expect=1)
     assert "ended Failed" in failed.stderr
     assert "does not exist" in cli("endpoint", "invoke", "-n", endpoint, "-i", "./no/such/folder", expect=2).stderr
+
+
+def test_the_demo_leaves_a_model_an_endpoint_and_data_so_a_first_invoke_works(cli, product, tmp_path):
+    (tmp_path / ".devhost").mkdir()
+    (tmp_path / ".devhost" / "connection.json").write_text(json.dumps(
+        {"url": product.base_url, "function_key": product.function_key}))
+    plain = {k: v for k, v in os.environ.items() if not k.startswith("MLBATCH_")}
+    run = partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, env=plain, timeout=300,
+                  stdin=subprocess.DEVNULL)
+    seeded = run([str(MLBATCH), "demo", "--wait", "30", "-o", "json"])
+    assert seeded.returncode == 0, seeded.stderr
+    kinds = {item["kind"] for item in json.loads(seeded.stdout)}
+    assert kinds in ({"model", "endpoint", "deployment", "data"}, {"demo"})
+    again = run([str(MLBATCH), "demo", "-o", "json"])
+    assert json.loads(again.stdout) == [{"kind": "demo", "name": "demo", "state": "already there"}]
+    first = run([str(MLBATCH), "endpoint", "invoke", "-n", "demo", "--input", "azureml:demo-inputs@latest",
+                 "--stream"])
+    assert first.returncode == 0, first.stderr
+    job = json.loads(first.stdout)
+    assert job["status"] == "Completed" and job["counts"]["rows_scored"] == 1000
