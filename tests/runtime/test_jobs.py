@@ -147,6 +147,7 @@ def test_an_onnx_model_scores_with_its_graph_and_gives_probabilities(product, st
 
 
 CUSTOM_SCRIPT = """
+import logging
 import os
 from pathlib import Path
 
@@ -162,6 +163,9 @@ def init():
 
 
 def run(mini_batch):
+    logging.getLogger("score").debug("a debug line")
+    logging.getLogger("score").info("scoring %d files", len(mini_batch))
+    print("printed by run()")
     results = []
     for path in mini_batch:
         frame = pd.read_csv(path)
@@ -192,6 +196,8 @@ def test_a_custom_script_gets_init_once_and_run_with_file_paths(product, storage
     assert list(result["positives"]) == [int(model.predict(f).sum()) for f in frames]
     assert list(result["file_name"]) == [f"part-{i:03d}.csv" for i in range(20)]
     assert set(result["greeting"]) == {"hello"}
+    log = call(product, "GET", f"api/jobs/{job['name']}/outputs/logs/user/stdout/mini_batch_000000.txt").text
+    assert "scoring 4 files" in log and "printed by run()" in log and "a debug line" not in log
 
 
 def test_parquet_a_data_asset_and_an_http_url_are_inputs(product, storage, mlflow_model, tmp_path):
@@ -404,6 +410,10 @@ def test_jobs_are_listed_newest_first_and_bad_invokes_are_refused(product, stora
         answer = call(product, "POST", f"api/batchEndpoints/{endpoint}/jobs", json=body)
         assert answer.status_code in (400, 409) and answer.json()["error"]["target"] == target, (body, answer.text)
     assert call(product, "POST", "api/batchEndpoints/no-such-endpoint/jobs", json={"input": source}).status_code == 404
+    finished = wait_for_job(product, first)
+    assert call(product, "DELETE", f"api/batchEndpoints/{endpoint}").status_code == 204
+    assert call(product, "GET", f"api/jobs/{first}").json()["status"] == finished["status"] == "Completed"
+    assert len(predictions(product, finished)) == 2
 
 
 def test_a_job_of_many_mini_batches_runs_in_slices_with_bounded_histories(product, storage, mlflow_model):
