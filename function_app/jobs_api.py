@@ -10,11 +10,12 @@ import azure.functions as func
 from workspace.defaults import DEFAULT_DATASTORE
 from workspace.errors import NotFound, ValidationFailed
 from workspace.job_specs import InvokeRequest
-from workspace.job_steps import cancel_job, fail
+from workspace.job_steps import cancel_job
 from workspace.jobs import TERMINAL, job_folder
 from workspace.service import current_workspace
 
 from .http_api import api, base_url, json_body, listing, respond
+from .job_starter import start_job
 
 bp = df.Blueprint()
 log = logging.getLogger("batch_endpoints.jobs")
@@ -33,14 +34,8 @@ def job_view(job: dict, origin: str) -> dict:
 @api(bp, "batchEndpoints/{name}/jobs", ["POST"], "Invoke the endpoint: start a batch scoring job (202 with the job "
      "name and status URL)", request_schema=InvokeRequest, success_status=202, tag="jobs", extra_bindings=CLIENT)
 async def invoke_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    workspace = current_workspace()
-    record = workspace.jobs.submit(req.route_params["name"], json_body(req), req.headers.get(DEPLOYMENT_HEADER))
-    name = record.body["name"]
-    try:
-        await client.start_new("score_job", instance_id=name, client_input={"job": name})
-    except Exception as error:  # the job must not stay NotStarted forever
-        fail(workspace, name, "SystemError", f"The job could not be started: {error}")
-        raise
+    record = await start_job(client, current_workspace(), req.route_params["name"], json_body(req),
+                             deployment_header=req.headers.get(DEPLOYMENT_HEADER))
     view = job_view(record.body, base_url(req))
     answer = respond(view, 202, record)
     answer.headers["Location"] = view["status_url"]

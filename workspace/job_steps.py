@@ -56,7 +56,10 @@ def prepare_job(workspace: Workspace, name: str) -> dict:
         return {"proceed": False}
     try:
         reader = InputReader(workspace.datastores)
-        files = reader.list_files(job["input"]["uri"], job["input"]["type"])
+        if job["input"].get("files") is not None:
+            files = [InputFile(**file) for file in job["input"]["files"]]
+        else:
+            files = reader.list_files(job["input"]["uri"], job["input"]["type"])
         output = job["output"]
         if job["settings"]["output_action"] == "append_row":
             target = workspace.datastores.container(output["datastore"]).get_blob_client(

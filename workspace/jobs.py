@@ -46,7 +46,10 @@ class JobService:
         self.endpoints = endpoints
 
     # -- submission ---------------------------------------------------------------------------------
-    def submit(self, endpoint: str, body: Any, deployment_header: str | None = None) -> Record:
+    def submit(self, endpoint: str, body: Any, deployment_header: str | None = None, *, job_name: str | None = None,
+               source: dict | None = None, files: list[dict] | None = None) -> Record:
+        """Validate and record a job. job_name, source and files come from the app itself (a schedule's
+        occurrence, an inbox's burst of files), never from the request body."""
         request = parse(InvokeRequest, body)
         endpoint_body = self.endpoints.get_endpoint(endpoint).body
         deployment_name = request.deployment_name or deployment_header or \
@@ -64,7 +67,7 @@ class JobService:
         resources = parse(ResourceConfiguration, merge_patch(deployment["resources"],
                                                              request.resources.model_dump(exclude_none=True)),
                           prefix="resources")
-        name = request.job_name or str(uuid.uuid4())
+        name = job_name or request.job_name or str(uuid.uuid4())
         check_asset_name(name, "job_name")
         model = self.models.resolve(deployment["model"], field="model")
         job = {
@@ -80,7 +83,9 @@ class JobService:
             "code_configuration": deployment.get("code_configuration"),
             "settings": settings.model_dump(),
             "resources": resources.model_dump(),
-            "input": self._resolve_input(request),
+            "input": self._resolve_input(request) if files is None else
+            {"uri": None, "type": "uri_folder", "files": files, "given": f"{len(files)} file(s) from an inbox"},
+            "source": source or {"kind": "invoke"},
             "output": self._resolve_output(request.output, name, settings.output_file_name),
             "status": "NotStarted",
             "created_at": now_iso(),

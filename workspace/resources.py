@@ -73,6 +73,28 @@ class EndpointDefaults(Schema):
     deployment_name: str | None = None
 
 
+class InboxSettings(Schema):
+    """Blob-drop scoring: files dropped under `path` of `datastore` become jobs on the endpoint, one job per
+    burst (a burst ends after `debounce_seconds` without a new file)."""
+
+    enabled: bool = True
+    datastore: str = d.DEFAULT_DATASTORE
+    path: str | None = Field(None, description=f"a folder in the datastore; default {d.DEFAULT_INBOX_PREFIX}<endpoint>/")
+    debounce_seconds: int = Field(d.DEFAULT_INBOX_DEBOUNCE_SECONDS, ge=1, le=3600)
+    deployment_name: str | None = None
+    settings: dict[str, Any] = Field(default_factory=dict, description="overrides of deployment settings")
+
+    @field_validator("path")
+    @classmethod
+    def _folder(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip("/")
+        if not value or ".." in value.split("/"):
+            raise ValueError("must be a folder path inside the datastore")
+        return value + "/"
+
+
 class BatchEndpointSpec(Schema):
     """What a user sends to create or replace a batch endpoint."""
 
@@ -81,6 +103,7 @@ class BatchEndpointSpec(Schema):
     tags: dict[str, str] = Field(default_factory=dict)
     auth_mode: Literal["key", "aad_token"] = d.DEFAULT_AUTH_MODE
     defaults: EndpointDefaults = Field(default_factory=EndpointDefaults)
+    inbox: InboxSettings | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
 
 

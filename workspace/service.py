@@ -8,8 +8,10 @@ from .codes import CodeService
 from .data_assets import DataAssetService
 from .datastores import DatastoreService
 from .endpoints import EndpointService
+from .inboxes import InboxService
 from .jobs import JobService
 from .models import ModelRegistry
+from .schedules import ScheduleService
 from .storage import WorkspaceStorage, connection_string
 
 
@@ -22,6 +24,8 @@ class Workspace:
     codes: CodeService
     endpoints: EndpointService
     jobs: JobService
+    inboxes: InboxService
+    schedules: ScheduleService
 
     @classmethod
     def open(cls, conn: str) -> "Workspace":
@@ -32,8 +36,9 @@ class Workspace:
         codes = CodeService(storage, datastores)
         data = DataAssetService(storage, datastores)
         endpoints = EndpointService(storage, models, codes)
-        return cls(storage, datastores, models, data, codes, endpoints,
-                   JobService(storage, datastores, models, data, endpoints))
+        jobs = JobService(storage, datastores, models, data, endpoints)
+        return cls(storage, datastores, models, data, codes, endpoints, jobs,
+                   InboxService(storage, datastores, endpoints), ScheduleService(storage, endpoints, jobs))
 
 
 @lru_cache(maxsize=4)
