@@ -11,7 +11,6 @@ import datetime as dt
 import hashlib
 import logging
 from dataclasses import dataclass
-from typing import Callable
 
 from . import defaults as d
 from .clock import now_iso
@@ -25,7 +24,7 @@ from .storage import Record, WorkspaceStorage
 
 log = logging.getLogger("batch_endpoints.inbox")
 SCORABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json")
-PENDING, CLAIMED, SUBMITTED, REJECTED = "pending", "claimed", "submitted", "rejected"
+PENDING, CLAIMED, SUBMITTED, REJECTED, SKIPPED = "pending", "claimed", "submitted", "rejected", "skipped"
 
 
 @dataclass(frozen=True)
@@ -36,6 +35,11 @@ class Inbox:
     @property
     def prefix(self) -> str:
         return self.settings.path or f"{d.DEFAULT_INBOX_PREFIX}{self.endpoint}/"
+
+
+def plain_etag(etag: str) -> str:
+    """Listings and property reads quote ETags differently."""
+    return etag.strip('"')
 
 
 def arrival_key(datastore: str, blob: str, etag: str) -> str:
@@ -58,40 +62,45 @@ class InboxService:
                     found.append(Inbox(record.body["name"], settings))
         return found
 
-    def record_arrival(self, datastore: str, blob: str, etag: str, size: int,
-                       scorable: Callable[[str, str], bool] | None = None) -> str | None:
-        """Record a new file; the endpoint whose inbox took it, or None (with a log line) if none did."""
+    def record_arrival(self, datastore: str, blob: str, etag: str, size: int) -> str | None:
+        """Record a new file; the endpoint whose inbox took it, or None if none did. A skipped file (disabled
+        inbox, unsupported type) is recorded as skipped, with one log line, and left where it is."""
         inbox = next((i for i in self.inboxes(include_disabled=True)
                       if i.settings.datastore == datastore and blob.startswith(i.prefix)), None)
         if inbox is None:
             return None
+        etag = plain_etag(etag)
+        reason = None
         if not inbox.settings.enabled:
-            log.info("inbox of endpoint %s is disabled: skipped %s", inbox.endpoint, blob)
-            return None
-        if not blob.lower().endswith(SCORABLE_SUFFIXES) and not (scorable and scorable(inbox.endpoint, blob)):
-            log.info("inbox of endpoint %s: skipped %s (unsupported file type)", inbox.endpoint, blob)
-            return None
+            reason = "the inbox is disabled"
+        elif not blob.lower().endswith(SCORABLE_SUFFIXES):
+            reason = "unsupported file type"
         body = {"endpoint": inbox.endpoint, "datastore": datastore, "blob": blob, "etag": etag, "size": size,
-                "name": blob[len(inbox.prefix):], "arrived_at": now_iso(), "status": PENDING, "job": None}
+                "name": blob[len(inbox.prefix):], "arrived_at": now_iso(), "status": SKIPPED if reason else PENDING,
+                "job": None, "error": reason}
         try:
             self.arrivals.create(inbox.endpoint, arrival_key(datastore, blob, etag), body, "Arrival", blob)
         except AlreadyExists:
             return inbox.endpoint  # seen before: recorded once
+        if reason:
+            log.info("inbox of endpoint %s: skipped %s (%s)", inbox.endpoint, blob, reason)
+            return None
         log.info("inbox of endpoint %s: received %s", inbox.endpoint, blob)
         return inbox.endpoint
 
     def poll(self) -> int:
-        """Inboxes the blob trigger does not watch (it watches `inbox/` of the default datastore) are listed."""
+        """List every inbox and record the files not seen yet: the blob trigger's safety net, and the only way
+        in for inboxes it does not watch (outside `inbox/` of the default datastore)."""
         recorded = 0
-        for inbox in self.inboxes():
-            if inbox.settings.datastore == d.DEFAULT_DATASTORE and inbox.prefix.startswith(d.DEFAULT_INBOX_PREFIX):
-                continue
+        for inbox in self.inboxes(include_disabled=True):
+            known = {(r.body["blob"], r.body["etag"]) for r in self.arrivals.list(inbox.endpoint)}
             try:
                 container = self.datastores.container(inbox.settings.datastore)
                 for blob in container.list_blobs(name_starts_with=inbox.prefix):
-                    if self.record_arrival(inbox.settings.datastore, blob.name, blob.etag, blob.size):
+                    if (blob.name, plain_etag(blob.etag)) not in known and \
+                            self.record_arrival(inbox.settings.datastore, blob.name, blob.etag, blob.size):
                         recorded += 1
-            except Exception:  # one unreachable datastore must not stop the others
+            except Exception:  # one unreachable datastore must not stop the other inboxes
                 log.exception("inbox of endpoint %s: cannot list datastore %s", inbox.endpoint,
                               inbox.settings.datastore)
         return recorded

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Callable, Sequence
 
+from ..client import UsageError
 from ..output import FORMATS
 
 
@@ -45,3 +47,11 @@ def add_version_or_label(parser: argparse.ArgumentParser) -> None:
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("-v", "--version")
     which.add_argument("-l", "--label", choices=("latest",))
+
+
+def confirm(question: str) -> None:
+    if not sys.stdin.isatty():
+        raise UsageError(f"{question} Pass --yes to confirm when not running interactively.")
+    answer = input(f"{question} [y/N] ").strip().lower()
+    if answer not in ("y", "yes"):
+        raise UsageError("cancelled.")

@@ -5,8 +5,7 @@ from __future__ import annotations
 from ..archives import zip_folder
 from ..client import ApiClient, UsageError
 from ..specs import Spec, is_local, load_spec, local_path
-from .arguments import add_file, add_name, add_yes, command
-from .endpoints import confirm
+from .arguments import add_file, add_name, add_yes, command, confirm
 from .models import register_model
 
 COLUMNS = ("name", "endpoint_name", "model", "resources.instance_count", "settings.mini_batch_size",

@@ -1,12 +1,11 @@
 """`mlbatch endpoint create|update|show|list|delete`."""
 from __future__ import annotations
 
-import sys
-
 from ..client import ApiClient, UsageError
 from ..specs import load_spec
-from .arguments import add_file, add_name, add_yes, command
+from .arguments import add_file, add_name, add_yes, command, confirm
 from .jobs import register_invoke
+from .schedules import register_inbox
 
 COLUMNS = ("name", "defaults.deployment_name", "provisioning_state", "scoring_uri", "created_at")
 
@@ -28,6 +27,7 @@ def register(groups) -> None:
     add_name(delete, True, "endpoint")
     add_yes(delete)
     register_invoke(group)
+    register_inbox(group)
 
 
 def _named(args) -> tuple[str, dict]:
@@ -64,11 +64,3 @@ def delete_endpoint(args, client: ApiClient) -> None:
         names = ", ".join(d["name"] for d in deployments) or "none"
         confirm(f"Delete endpoint '{args.name}' and its deployments ({names})?")
     client.call("DELETE", f"batchEndpoints/{args.name}")
-
-
-def confirm(question: str) -> None:
-    if not sys.stdin.isatty():
-        raise UsageError(f"{question} Pass --yes to confirm when not running interactively.")
-    answer = input(f"{question} [y/N] ").strip().lower()
-    if answer not in ("y", "yes"):
-        raise UsageError("cancelled.")

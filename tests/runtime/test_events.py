@@ -87,14 +87,17 @@ def test_a_burst_of_dropped_files_becomes_one_job_and_a_restart_starts_no_second
     later = wait_for_job(app, jobs_of(app, name)[0]["name"])
     assert later["status"] == "Completed" and later["source"]["blobs"][0].endswith("file-020.csv")
     arrivals = call(app, "GET", f"api/batchEndpoints/{name}/inbox").json()["value"]
-    assert len(arrivals) == 13 and {a["status"] for a in arrivals} == {"submitted"}
+    assert sorted(a["status"] for a in arrivals) == ["skipped"] + ["submitted"] * 13
+    assert next(a for a in arrivals if a["status"] == "skipped")["name"] == "file-050.txt"
 
 
 def test_a_disabled_inbox_skips_files(app, model, storage):
     name = endpoint(app, model, inbox={"debounce_seconds": 1, "enabled": False})
     drop(storage, f"inbox/{name}/", 2)
     time.sleep(6)
-    assert jobs_of(app, name) == [] and f"inbox of endpoint {name} is disabled" in app.log_text()
+    assert jobs_of(app, name) == [] and "(the inbox is disabled)" in app.log_text()
+    statuses = {a["status"] for a in call(app, "GET", f"api/batchEndpoints/{name}/inbox").json()["value"]}
+    assert statuses == {"skipped"}
 
 
 def schedule_body(name: str, source: str, **fields) -> dict:
@@ -187,3 +190,49 @@ def _seconds(text: str) -> float:
     from workspace.schedules import parse_time
 
     return parse_time(text).timestamp()
+
+
+def test_the_cli_takes_schedule_yaml_and_sets_up_an_inbox(app, model, storage, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args: str, expect: int = 0):
+        done = subprocess.run([str(Path(sys.executable).parent / "mlbatch"), *args], capture_output=True, text=True,
+                              timeout=120, stdin=subprocess.DEVNULL,
+                              env={**os.environ, "MLBATCH_URL": app.base_url, "MLBATCH_KEY": app.function_key})
+        assert done.returncode == expect, done.stderr
+        return done
+
+    name = endpoint(app, model)
+    (tmp_path / "job.yml").write_text(f"input: {upload_input(storage)}\nsettings:\n  mini_batch_size: 2\n")
+    (tmp_path / "schedule.yml").write_text(f"""
+$schema: https://azuremlschemas.azureedge.net/latest/schedule.schema.json
+name: {name}-nightly
+display_name: Nightly scoring
+description: Scores the day's files every night
+endpoint_name: {name}
+trigger:
+  type: recurrence
+  frequency: day
+  interval: 1
+  schedule:
+    hours: [1]
+    minutes: [30]
+  time_zone: Europe/Paris
+create_job: ./job.yml
+""")
+    created = json.loads(cli("schedule", "create", "--file", str(tmp_path / "schedule.yml")).stdout)
+    assert created["create_job"]["settings"] == {"mini_batch_size": 2} and created["next_run"].endswith(":30:00.000Z")
+    assert [s["name"] for s in json.loads(cli("schedule", "list", "-e", name).stdout)] == [f"{name}-nightly"]
+    assert json.loads(cli("schedule", "disable", "-n", f"{name}-nightly").stdout)["next_run"] is None
+    assert json.loads(cli("schedule", "enable", "-n", f"{name}-nightly").stdout)["is_enabled"] is True
+    cli("schedule", "delete", "-n", f"{name}-nightly", "--yes")
+    cli("schedule", "show", "-n", f"{name}-nightly", expect=1)
+
+    cli("endpoint", "inbox", "-n", name, "--enable", "--debounce-seconds", "1")
+    assert call(app, "GET", f"api/batchEndpoints/{name}").json()["inbox"]["debounce_seconds"] == 1
+    drop(storage, f"inbox/{name}/", 1)
+    wait_for(lambda: jobs_of(app, name), timeout=30, what="the inbox job")
+    wait_for(lambda: "submitted" in cli("endpoint", "inbox", "-n", name, "-o", "table").stdout, timeout=10)
