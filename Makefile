@@ -1,10 +1,11 @@
 # The two commands: `make start` runs the app locally, `make test` runs every test.
-# Each does its own set-up on a fresh machine: a Python venv, pip packages, Azurite from npm.
+# Each does its own set-up on a fresh machine: a Python venv, pip packages, Azurite from npm, and for the
+# studio's browser tests Debian's Chromium.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start test setup clean
+.PHONY: start test setup browser clean
 
 # The app in the foreground; once it answers, `mlbatch demo` registers a sample model, endpoint and data.
 start: setup local.settings.json
@@ -13,7 +14,7 @@ start: setup local.settings.json
 	$(VENV)/bin/mlbatch demo --wait 180 || echo "mlbatch demo failed: the app runs without the sample"; \
 	wait $$host
 
-test: setup
+test: setup browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 setup: $(VENV)/.installed node_modules/.installed
@@ -24,6 +25,13 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# Playwright drives the machine's Chromium (its own browser download is not used): apt installs it if missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); export DEBIAN_FRONTEND=noninteractive; \
+	  $$sudo apt-get install -y -q chromium >/dev/null 2>&1 || \
+	  { $$sudo apt-get update -q && $$sudo apt-get install -y -q chromium; }; }
 
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error

@@ -122,7 +122,8 @@ def delete_data(req: func.HttpRequest) -> func.HttpResponse:
 
 
 # -- code assets -----------------------------------------------------------------------------------
-@api(bp, "codes", ["POST"], "Upload a code folder (.zip; ?filename=) for deployments' code_configuration.code",
+@api(bp, "codes", ["POST"], "Upload a code folder (.zip) or one scoring script (.py), named by ?filename=, for "
+     "deployments' code_configuration.code",
      upload=True, success_status=201, tag="codes")
 def upload_code(req: func.HttpRequest) -> func.HttpResponse:
     record = current_workspace().codes.upload(req.get_body(), required_param(req, "filename"))

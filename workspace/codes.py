@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from .blob_folders import delete_prefix, upload_folder
 from .clock import now_iso
@@ -24,14 +24,22 @@ class CodeService:
         self.datastores = datastores
 
     def upload(self, data: bytes, filename: str) -> Record:
-        if not filename.lower().endswith(".zip"):
-            raise ValidationFailed("Upload the code folder as a .zip file.", target="file")
-        digest = hashlib.sha256(data).hexdigest()[:32]
+        base_name = PurePosixPath(filename).name
+        if not filename.lower().endswith((".zip", ".py")) or not base_name:
+            raise ValidationFailed("Upload the code folder as a .zip file, or one scoring script as a .py file.",
+                                   target="file")
+        digest = hashlib.sha256(base_name.encode() + b"\0" + data if base_name.lower().endswith(".py") else data) \
+            .hexdigest()[:32]
         existing = self.table.find(PARTITION, digest)
         if existing:
             return existing
         with tempfile.TemporaryDirectory() as temp:
-            folder = unpack_zip(data, Path(temp) / "code")
+            folder = Path(temp) / "code"
+            if base_name.lower().endswith(".py"):
+                folder.mkdir()
+                (folder / base_name).write_bytes(data)
+            else:
+                folder = unpack_zip(data, folder)
             container = self.datastores.container(DEFAULT_DATASTORE)
             files = upload_folder(container, folder, f"codes/{digest}/")
         body = {"id": f"{ID_PREFIX}{digest}", "name": digest, "files": files,

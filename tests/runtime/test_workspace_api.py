@@ -444,15 +444,17 @@ def test_the_openapi_document_lists_exactly_the_routes_the_app_serves(product):
     assert settings["retry_settings"]
 
 
-def test_code_assets_are_content_addressed_and_shown_with_their_files(product, code_zip):
+def test_code_assets_are_zipped_folders_or_one_script_content_addressed_and_shown_with_their_files(product, code_zip):
     first = product.post("api/codes", data=code_zip, params={"filename": "src.zip"})
     again = product.post("api/codes", data=code_zip, params={"filename": "src.zip"})
     assert first.status_code == again.status_code == 201 and first.json()["id"] == again.json()["id"]
     shown = product.get(f"api/codes/{first.json()['id']}").json()
     assert shown["files"] == ["score.py"]
     assert product.get("api/codes/azureml:code:0000").status_code == 404
-    not_zip = product.post("api/codes", data=b"print(1)", params={"filename": "score.py"})
-    assert not_zip.status_code == 400 and error_of(not_zip)["target"] == "file"
+    script = product.post("api/codes", data=b"def init():\n    pass\n", params={"filename": "batch_score.py"})
+    assert script.status_code == 201 and script.json()["files"] == ["batch_score.py"]
+    not_code = product.post("api/codes", data=b"print(1)", params={"filename": "score.txt"})
+    assert not_code.status_code == 400 and error_of(not_code)["target"] == "file"
     assert error_of(product.post("api/codes", data=code_zip))["target"] == "filename"
 
 

@@ -1,0 +1,245 @@
+"""Benchmark (not a test): end-to-end scoring throughput of a batch job against plain loops over the same files.
+
+Run: .venv/bin/python -m tests.benchmarks.scoring_throughput [--files 100 --rows 10000 --big-files 400]
+
+It builds a gradient-boosting model (20 features) as ONNX and as MLflow, writes CSV files, and measures in one
+run: a plain onnxruntime loop and an mlflow.pyfunc loop over the local files (the baselines), then a job on the
+local runtime against Azurite over the same files uploaded: rows/s and ratios, submit-to-first-mini-batch
+latency, median orchestration overhead per mini-batch, and the peak memory of the scoring processes at two job
+sizes. Talks only to 127.0.0.1 and stops by itself.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import statistics
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from devhost.azurite import Azurite, free_port  # noqa: E402
+from tests.harness import Runtime  # noqa: E402
+
+FEATURES = [f"x{i}" for i in range(20)]
+
+
+def build_models(folder: Path):
+    from mlflow.models import infer_signature
+    import mlflow.sklearn
+    from sklearn.ensemble import GradientBoostingClassifier
+    from skl2onnx import to_onnx
+
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(rng.normal(size=(5000, len(FEATURES))), columns=FEATURES)
+    labels = (frame["x0"] + frame["x1"] * frame["x2"] > 0).astype(int)
+    model = GradientBoostingClassifier(n_estimators=50, max_depth=3).fit(frame, labels)
+    onnx_bytes = to_onnx(model, frame.to_numpy(np.float32)[:1], options={"zipmap": False}).SerializeToString()
+    mlflow.sklearn.save_model(model, str(folder / "mlflow"), serialization_format="cloudpickle",
+                              signature=infer_signature(frame, model.predict(frame)))
+    return onnx_bytes, folder / "mlflow"
+
+
+def write_files(folder: Path, files: int, rows: int, seed: int) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    paths = []
+    for number in range(files):
+        path = folder / f"part-{number:04d}.csv"
+        pd.DataFrame(rng.normal(size=(rows, len(FEATURES))), columns=FEATURES).to_csv(path, index=False,
+                                                                                        float_format="%.6f")
+        paths.append(path)
+    return paths
+
+
+def onnx_loop(onnx_bytes: bytes, paths: list[Path]) -> float:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = os.cpu_count() or 1
+    session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    started, rows = time.perf_counter(), 0
+    for path in paths:
+        frame = pd.read_csv(path, engine="pyarrow")
+        session.run(None, {name: frame.to_numpy(np.float32)})
+        rows += len(frame)
+    return rows / (time.perf_counter() - started)
+
+
+def mlflow_loop(folder: Path, paths: list[Path]) -> float:
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model(str(folder))
+    started, rows = time.perf_counter(), 0
+    for path in paths:
+        frame = pd.read_csv(path, engine="pyarrow")
+        model.predict(frame)
+        rows += len(frame)
+    return rows / (time.perf_counter() - started)
+
+
+def upload(container, prefix: str, paths: list[Path]) -> str:
+    def put(path: Path):
+        with open(path, "rb") as stream:
+            container.upload_blob(f"{prefix}/{path.name}", stream, overwrite=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(put, paths))
+    return f"azureml://datastores/workspaceblobstore/paths/{prefix}/"
+
+
+def seconds(text: str) -> float:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def descendants(pid: int) -> list[int]:
+    parents = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    found, frontier = [], [pid]
+    while frontier:
+        current = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == current]
+        found += children
+        frontier += children
+    return found
+
+
+def peak_memory_mb(pids: list[int]) -> dict[str, float]:
+    """VmHWM (peak resident memory) of each kind of process under the runtime."""
+    peaks: dict[str, float] = {}
+    for pid in pids:
+        try:
+            command = (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")).decode()
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        kind = "scoring process" if "scoring.process" in command else \
+            "activity worker" if "multiprocessing" in command else None
+        if kind is None:
+            continue
+        hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0) / 1024
+        peaks[kind] = max(peaks.get(kind, 0.0), hwm)
+    return peaks
+
+
+class Product:
+    def __init__(self, azurite: Azurite, log_dir: Path):
+        self.runtime = Runtime(ROOT, azurite.connection_string, log_dir, workers=os.cpu_count() or 2,
+                               env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py"})
+
+    def __enter__(self) -> "Product":
+        self.runtime.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.runtime.stop()
+
+    def call(self, method: str, path: str, **kwargs):
+        answer = self.runtime._call(method, path, True, **kwargs)
+        assert answer.status_code < 400, answer.text
+        return answer.json() if answer.content else None
+
+    def run_job(self, endpoint: str, source: str) -> tuple[dict, float, list[dict]]:
+        job = self.call("POST", f"api/batchEndpoints/{endpoint}/jobs", json={"input": source})
+        while job["status"] not in ("Completed", "Failed", "Canceled"):
+            time.sleep(0.2)
+            job = self.call("GET", f"api/jobs/{job['name']}")
+        assert job["status"] == "Completed", job
+        elapsed = seconds(job["ended_at"]) - seconds(job["created_at"])  # the job's own times: no polling lag
+        return job, elapsed, self.call("GET", f"api/jobs/{job['name']}/mini-batches")["value"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--files", type=int, default=100)
+    parser.add_argument("--rows", type=int, default=10_000)
+    parser.add_argument("--big-files", type=int, default=400, help="files of the second job (memory at 4x rows)")
+    parser.add_argument("--mini-batch-size", type=int, default=10)
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    figures: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory(prefix="bench-") as temp:
+        root = Path(temp)
+        print("building models and data...", flush=True)
+        onnx_bytes, mlflow_folder = build_models(root)
+        paths = write_files(root / "small", args.files, args.rows, seed=1)
+        total = args.files * args.rows
+        onnx_rate = onnx_loop(onnx_bytes, paths)
+        mlflow_rate = mlflow_loop(mlflow_folder, paths)
+        azurite = Azurite((free_port(), free_port(), free_port())).start()
+        try:
+            from azure.storage.blob import BlobServiceClient
+
+            container = BlobServiceClient.from_connection_string(azurite.connection_string) \
+                .get_container_client("workspaceblobstore")
+            with Product(azurite, root) as product:
+                model = product.call("POST", "api/models/bench-gbm/versions", data=onnx_bytes,
+                                     params={"filename": "model.onnx"})
+                product.call("PUT", "api/batchEndpoints/bench", json={})
+                product.call("PUT", "api/batchEndpoints/bench/deployments/onnx", json={
+                    "type": "model", "model": model["id"], "resources": {"instance_count": 1},
+                    "settings": {"mini_batch_size": args.mini_batch_size, "max_concurrency_per_instance": cores}})
+                source = upload(container, "bench-small", paths)
+                print("job 1 (warm-up of the scoring processes)...", flush=True)
+                product.run_job("bench", source)
+                print(f"job 2: {total:,} rows...", flush=True)
+                job, elapsed, batches = product.run_job("bench", source)
+                first_start = min(seconds(b["started_at"]) for b in batches)
+                latency = first_start - seconds(job["created_at"])
+                last_end = max(seconds(b["ended_at"]) for b in batches)
+                scoring_window = last_end - first_start
+                fan_in = seconds(job["ended_at"]) - last_end
+                durations = [seconds(b["ended_at"]) - seconds(b["started_at"]) for b in batches]
+                window = cores
+                overhead = elapsed * window / len(batches) - statistics.median(durations)
+                memory_small = peak_memory_mb(descendants(product.runtime.process.pid))
+                end_to_end = total / elapsed
+            big_paths = write_files(root / "big", args.big_files, args.rows, seed=2)
+            with Product(azurite, root) as product:
+                source = upload(container, "bench-big", big_paths)
+                print(f"job 3: {args.big_files * args.rows:,} rows on a fresh runtime...", flush=True)
+                product.run_job("bench", source)
+                memory_big = peak_memory_mb(descendants(product.runtime.process.pid))
+        finally:
+            azurite.stop()
+    figures += [
+        ("machine", f"{cores} cores; {args.files} CSV files x {args.rows:,} rows x {len(FEATURES)} columns; "
+                    f"gradient boosting, 50 trees"),
+        ("plain onnxruntime loop (baseline)", f"{onnx_rate:,.0f} rows/s"),
+        ("mlflow.pyfunc loop", f"{mlflow_rate:,.0f} rows/s"),
+        ("end-to-end job (submit -> Completed)", f"{end_to_end:,.0f} rows/s in {elapsed:.2f} s"),
+        ("  ratio vs onnxruntime loop", f"{end_to_end / onnx_rate:.2f}x (target >= 0.85x)"),
+        ("  ratio vs mlflow.pyfunc loop", f"{end_to_end / mlflow_rate:.2f}x"),
+        ("submit -> first mini-batch started", f"{latency * 1000:.0f} ms (target < 1 s)"),
+        ("median mini-batch scoring time", f"{statistics.median(durations) * 1000:.0f} ms "
+                                           f"({len(batches)} mini-batches, {window} in flight)"),
+        ("median orchestration overhead / mini-batch", f"{overhead * 1000:.0f} ms"),
+        ("  first to last mini-batch", f"{scoring_window:.2f} s"),
+        ("  last mini-batch to Completed (fan-in)", f"{fan_in:.2f} s"),
+        ("peak memory at 1x rows", ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(memory_small.items()))),
+        (f"peak memory at {args.big_files // max(1, args.files)}x rows",
+         ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(memory_big.items()))),
+    ]
+    width = max(len(name) for name, _ in figures)
+    print()
+    for name, value in figures:
+        print(f"{name.ljust(width)}  {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
