@@ -55,6 +55,7 @@ def seed(args, client: ApiClient) -> list:
                         headers={"Content-Type": "application/zip"})
             done.append({"kind": "data", "name": DATA, "state": "uploaded"})
     print(f"Try: mlbatch endpoint invoke -n {ENDPOINT} --input azureml:{DATA}@latest --stream", file=sys.stderr)
+    print(f"Or open the studio: {client.url}/api/studio/ (it asks for the function key once)", file=sys.stderr)
     return done or [{"kind": "demo", "name": ENDPOINT, "state": "already there"}]
 
 
