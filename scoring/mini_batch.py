@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from .errors import ScoringUserError
@@ -39,7 +40,8 @@ class Outcome:
 
 
 def score_mini_batch(scorer, items: list[Item], part_path: Path | None) -> Outcome:
-    """Score items; write the prediction rows to part_path as Parquet (None: summary_only)."""
+    """Score items; write the prediction rows to part_path as Parquet (None: summary_only), and beside it the
+    same rows as CSV lines with no header, ready to become this mini-batch's block of the predictions file."""
     if isinstance(scorer, CustomScriptScorer):
         frames, outcome = _run_script(scorer, items)
     else:
@@ -47,8 +49,21 @@ def score_mini_batch(scorer, items: list[Item], part_path: Path | None) -> Outco
     if part_path is not None and frames:
         table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
         pq.write_table(table, part_path)
+        write_csv_rows(table, csv_rows_path(part_path))
     outcome.rows = sum(outcome.rows_per_item)
     return outcome
+
+
+def csv_rows_path(part_path: Path) -> Path:
+    return part_path.with_suffix(".csv")
+
+
+def write_csv_rows(table: pa.Table, path: Path) -> None:
+    """CSV lines without a header; nothing when a column has no CSV form (the job then assembles from Parquet)."""
+    try:
+        pcsv.write_csv(table, path, pcsv.WriteOptions(include_header=False))
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+        path.unlink(missing_ok=True)
 
 
 def _score_files(scorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:

@@ -1,6 +1,11 @@
-"""Assembling a job's predictions file from its mini-batches' parts: in input order, one part at a time (so a
-worker's memory does not grow with the job), row indexes made whole-file for the pieces of cut files, and never
-over an existing file."""
+"""Assembling a job's predictions file from its mini-batches' parts, in input order, never over an existing file.
+
+Each mini-batch stages its rows as one uncommitted block of the predictions blob, so when every part has the
+same columns the fan-in only stages a header and commits the block list: no bytes are moved again, whatever
+the job's size. Otherwise (columns that differ between parts, or more blocks than a blob holds) the file is
+rewritten from the Parquet parts, one part at a time, so a worker's memory does not grow with the job. Either
+way the pieces of cut files get whole-file row indexes. Staged blocks of a job that never commits expire
+with the storage account's uncommitted-block clean-up (Azure: 7 days) and are never visible as a file."""
 from __future__ import annotations
 
 import tempfile
@@ -10,9 +15,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
-from azure.core.exceptions import ResourceExistsError
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
+from azure.storage.blob import BlobBlock, BlobClient
 
 from .errors import UserError
+
+MAX_COMMITTED_BLOCKS = 50_000  # Azure Blob storage's limit per block blob
+REWRITE_BLOCK_BYTES = 64 * 1024 * 1024
 
 
 class OutputAlreadyExists(UserError):
@@ -33,12 +43,68 @@ def row_offsets(results: list[dict]) -> dict[int, int]:
     return offsets
 
 
+def block_id(index: int, kind: str = "rows") -> str:
+    """Block ids of one blob must all have the same length."""
+    return f"{kind[:6]:-<6}-{index:08d}"
+
+
+def predictions_blob(workspace, job: dict) -> BlobClient:
+    output = job["output"]
+    return workspace.datastores.container(output["datastore"]).get_blob_client(output["folder"] + output["file_name"])
+
+
+def stage_rows(workspace, job: dict, index: int, csv_rows: Path) -> None:
+    """A mini-batch's rows as its own block of the predictions file; a retry re-stages the same block."""
+    with open(csv_rows, "rb") as stream:
+        predictions_blob(workspace, job).stage_block(block_id(index), stream, length=csv_rows.stat().st_size)
+
+
 def assemble_predictions(workspace, job: dict, results: list[dict], container_name: str, parts_prefix: str) -> int:
     internal = workspace.storage.container(container_name)
     offsets = row_offsets(results)
     with_rows = [r for r in sorted(results, key=lambda r: r["index"]) if r.get("rows")]
-    output = job["output"]
-    target = workspace.datastores.container(output["datastore"]).get_blob_client(output["folder"] + output["file_name"])
+    target = predictions_blob(workspace, job)
+    columns = {tuple(r["columns"]) if r.get("columns") else None for r in with_rows}
+    if with_rows and len(columns) == 1 and None not in columns and len(with_rows) < MAX_COMMITTED_BLOCKS:
+        return _commit_blocks(job, target, with_rows, list(next(iter(columns))), offsets, internal, parts_prefix)
+    return _rewrite_from_parts(job, target, with_rows, offsets, internal, parts_prefix)
+
+
+def _commit_blocks(job: dict, target: BlobClient, with_rows: list[dict], columns: list[str],
+                   offsets: dict[int, int], internal, parts_prefix: str) -> int:
+    header = pa.BufferOutputStream()
+    pcsv.write_csv(pa.table({name: pa.array([], pa.string()) for name in columns}), header)
+    target.stage_block(block_id(0, "header"), header.getvalue().to_pybytes())
+    blocks = [BlobBlock(block_id(0, "header"))]
+    for result in with_rows:
+        index = result["index"]
+        if offsets.get(index):
+            part = internal.download_blob(f"{parts_prefix}{index:08d}.parquet").readall()
+            table = _shifted(pq.read_table(pa.BufferReader(part)), offsets[index])
+            rows = pa.BufferOutputStream()
+            pcsv.write_csv(table, rows, pcsv.WriteOptions(include_header=False))
+            target.stage_block(block_id(index, "whole"), rows.getvalue().to_pybytes())
+            blocks.append(BlobBlock(block_id(index, "whole")))
+        else:
+            blocks.append(BlobBlock(block_id(index)))
+    _commit(job, target, blocks)
+    return sum(r["rows"] for r in with_rows)
+
+
+def _shifted(table: pa.Table, offset: int) -> pa.Table:
+    if "row" not in table.column_names:
+        return table
+    rows = pc.add(table["row"], offset).cast(table.schema.field("row").type)
+    return table.set_column(table.column_names.index("row"), "row", rows)
+
+
+def _appeared(job: dict) -> OutputAlreadyExists:
+    return OutputAlreadyExists(f"The output file {job['output']['uri']} appeared while the job ran; it was not "
+                               "overwritten.")
+
+
+def _rewrite_from_parts(job: dict, target: BlobClient, with_rows: list[dict], offsets: dict[int, int], internal,
+                        parts_prefix: str) -> int:
     with tempfile.TemporaryDirectory(prefix="assemble-") as temp:
         parts = []
         for result in with_rows:
@@ -52,18 +118,25 @@ def assemble_predictions(workspace, job: dict, results: list[dict], container_na
         with pcsv.CSVWriter(csv_path, schema) as writer:
             for index, path in parts:
                 table = _conform(pq.read_table(path), schema)
-                if index in offsets and "row" in table.column_names:
-                    rows = pc.add(table["row"], offsets[index]).cast(table.schema.field("row").type)
-                    table = table.set_column(table.column_names.index("row"), "row", rows)
+                if index in offsets:
+                    table = _shifted(table, offsets[index])
                 writer.write_table(table)
                 written += table.num_rows
-        try:
-            with open(csv_path, "rb") as stream:
-                target.upload_blob(stream, overwrite=False)
-        except ResourceExistsError:
-            raise OutputAlreadyExists(f"The output file {output['uri']} appeared while the job ran; it was not "
-                                      "overwritten.") from None
+        blocks = []
+        with open(csv_path, "rb") as stream:
+            while chunk := stream.read(REWRITE_BLOCK_BYTES):
+                blocks.append(BlobBlock(block_id(len(blocks), "file")))
+                target.stage_block(blocks[-1].id, chunk)
+        _commit(job, target, blocks)
     return written
+
+
+def _commit(job: dict, target: BlobClient, blocks: list[BlobBlock]) -> None:
+    """The file appears at once, and only if nothing is there yet (the mini-batches' uncommitted blocks go)."""
+    try:
+        target.commit_block_list(blocks, match_condition=MatchConditions.IfMissing)
+    except (ResourceExistsError, ResourceModifiedError):
+        raise _appeared(job) from None
 
 
 def _schema(paths: list[Path]) -> pa.Schema:

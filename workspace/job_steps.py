@@ -12,7 +12,10 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+import pyarrow.parquet as pq
+
 from scoring.isolation import ScoringProcess
+from scoring.mini_batch import csv_rows_path
 from scoring.scorers import ScorerSpec
 
 from . import job_logs
@@ -20,7 +23,7 @@ from .blob_folders import delete_prefix, download_prefix, upload_folder
 from .clock import now_iso
 from .errors import UserError, WorkspaceError
 from .job_inputs import InputFile, InputReader
-from .job_outputs import OutputAlreadyExists, assemble_predictions
+from .job_outputs import OutputAlreadyExists, assemble_predictions, stage_rows
 from .mini_batches import DEFAULT_SPLIT_BYTES, plan_mini_batches
 from .refs import parse_datastore_uri
 from .service import Workspace
@@ -151,6 +154,7 @@ class MiniBatchRunner:
         attempts, answer, logs = 0, None, []
         for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
             part.unlink(missing_ok=True)
+            csv_rows_path(part).unlink(missing_ok=True)
             answer = self.process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
             if answer.log:
                 logs.append(f"--- attempt {attempts} ---\n{answer.log}")
@@ -162,9 +166,13 @@ class MiniBatchRunner:
         if not answer.ok:
             return self._failed(job, index, items, answer.error, answer.trace, attempts)
         outcome = answer.outcome
+        columns = None
         if part.exists() and outcome["rows"]:
             self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
                 f"{internal_prefix(job['name'])}parts/{index:08d}.parquet", part.read_bytes(), overwrite=True)
+            if csv_rows_path(part).exists():
+                stage_rows(self.workspace, job, index, csv_rows_path(part))
+                columns = pq.read_schema(part).names
         if any(summary_dir.iterdir()):
             upload_folder(self.workspace.datastores.container(job["output"]["datastore"]), summary_dir,
                           job["output"]["folder"])
@@ -175,6 +183,7 @@ class MiniBatchRunner:
                                                         "\n".join(f"{f['name']}: {f['error']}\n{f['trace']}"
                                                                   for f in failed), attempts))
         return {"status": "failed" if failed else "succeeded", "rows": outcome["rows"], "attempts": attempts,
+                "columns": columns,
                 "items": [{"name": i["name"], "piece": i["piece"] if i["range"] else None, "rows": r}
                           for i, r in zip(items, outcome["rows_per_item"])],
                 "failed_files": [f["name"] for f in failed],

@@ -200,6 +200,45 @@ def test_a_custom_script_gets_init_once_and_run_with_file_paths(product, storage
     assert "scoring 4 files" in log and "printed by run()" in log and "a debug line" not in log
 
 
+VARYING_COLUMNS_SCRIPT = """
+from pathlib import Path
+
+import pandas as pd
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    return pd.DataFrame([{("first" if Path(p).name.endswith("000.csv") else "later"): len(pd.read_csv(p))}
+                         for p in mini_batch])
+"""
+
+
+def test_the_predictions_file_is_committed_from_the_mini_batches_blocks_or_rewritten_when_columns_differ(
+        product, storage, mlflow_model, tmp_path):
+    frames = input_frames(6, rows=5, seed=8)
+    source = upload_csvs(storage, unique("blocks"), frames)
+    job = wait_for_job(product, invoke(product, endpoint_with(product, mlflow_model, settings={"mini_batch_size": 2}),
+                                       input=source)["name"])
+    assert job["status"] == "Completed", job
+    blob = BlobServiceClient.from_connection_string(storage).get_blob_client(
+        "workspaceblobstore", job["output"]["folder"] + job["output"]["file_name"])
+    committed, uncommitted = blob.get_block_list("all")
+    assert len(committed) == 1 + 3 and uncommitted == []  # a header, then each mini-batch's own block
+    result = predictions(product, job)
+    assert list(result["prediction"]) == list(sklearn_classifier().predict(pd.concat(frames)))
+
+    varying = custom_endpoint(product, tmp_path, VARYING_COLUMNS_SCRIPT, mlflow_model, settings={"mini_batch_size": 1})
+    job = wait_for_job(product, invoke(product, varying, input=source)["name"])
+    assert job["status"] == "Completed", job["error"]
+    result = predictions(product, job)
+    assert list(result.columns) == ["file_name", "row", "first", "later"]
+    assert result["first"].iloc[0] == len(frames[0]) and pd.isna(result["later"].iloc[0])
+    assert list(result["later"].iloc[1:]) == [len(f) for f in frames[1:]] and result["first"].iloc[1:].isna().all()
+
+
 def test_parquet_a_data_asset_and_an_http_url_are_inputs(product, storage, mlflow_model, tmp_path):
     model = sklearn_classifier()
     endpoint = endpoint_with(product, mlflow_model)
@@ -267,7 +306,7 @@ def test_a_big_csv_file_is_cut_into_pieces_that_keep_whole_file_row_numbers(prod
     source = upload_csvs(storage, unique("big"), [frame])
     endpoint = endpoint_with(product, mlflow_model)
     job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
-    assert job["status"] == "Completed", job
+    assert job["status"] == "Completed", job["error"]
     assert job["counts"]["files"] == 1 and job["counts"]["mini_batches"] >= 5
     result = predictions(product, job)
     pd.testing.assert_frame_equal(result[["file_name", "row", "prediction"]],

@@ -255,3 +255,82 @@ def test_model_and_job_forms_show_the_api_message_next_to_the_field(page: Page, 
     page.get_by_role("button", name="Submit").click()
     expect(field_error(page, "input")).to_contain_text("input")
     assert product.get("api/batchEndpoints/studio-forms/jobs").json()["value"] == []
+
+
+BROKEN_CSV = "f0,f1,f2,f3\nnot,a,number,here\n"
+SLOW_SCRIPT = '''
+import time
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    time.sleep(3)
+    return [0] * len(mini_batch)
+'''
+
+
+def test_job_details_show_each_failed_mini_batch_and_a_running_job_can_be_canceled(page: Page, product, files,
+                                                                                      data_asset, tmp_path):
+    model = product.post("api/models/studio-jobs/versions", data=files["model"].read_bytes(),
+                         params={"filename": "model.zip"}).json()
+    assert product._call("PUT", "api/batchEndpoints/studio-jobs", True, json={}).status_code == 201
+    assert product._call("PUT", "api/batchEndpoints/studio-jobs/deployments/main", True,
+                         json={"model": model["id"], "settings": {"mini_batch_size": 1,
+                                                                   "retry_settings": {"max_retries": 0}}}).status_code == 201
+    broken = product.post("api/data/studio-broken/versions", data=BROKEN_CSV.encode(),
+                          params={"filename": "broken.csv", "type": "uri_file"})
+    assert broken.status_code == 201, broken.text
+    sign_in(page, product)
+
+    page.goto(product.url("api/studio/#/endpoints/studio-jobs/jobs/new"))
+    page.get_by_label("Data asset", exact=True).select_option("studio-broken@latest")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#job-status")).to_have_text("Completed", timeout=120_000)
+    failures = page.locator("tr", has_text="broken.csv")
+    expect(failures).to_have_count(1)
+    expect(failures.locator("pre.error-text")).not_to_be_empty()
+
+    script = tmp_path / "slow.py"
+    script.write_text(SLOW_SCRIPT)
+    code = product.post("api/codes", data=script.read_bytes(), params={"filename": "slow.py"}).json()
+    assert product._call("PUT", "api/batchEndpoints/studio-jobs/deployments/slow", True, json={
+        "model": model["id"], "code_configuration": {"code": code["id"], "scoring_script": "slow.py"},
+        "settings": {"mini_batch_size": 1}}).status_code == 201
+    page.goto(product.url("api/studio/#/endpoints/studio-jobs/jobs/new"))
+    page.get_by_label("Deployment", exact=True).select_option("slow")
+    page.get_by_label("Data asset", exact=True).select_option(f"{data_asset}@latest")
+    page.get_by_role("button", name="Submit").click()
+    expect(page.locator("#job-status")).to_have_text("Running", timeout=60_000)
+    page.get_by_role("button", name="Cancel job").click()
+    page.get_by_role("dialog").get_by_role("button", name="Cancel job").click()
+    expect(page.locator("#job-status")).to_have_text("Canceled", timeout=60_000)
+    expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+
+
+def test_the_endpoint_page_shows_its_schedules_and_inbox(page: Page, product, files, data_asset):
+    model = product.post("api/models/studio-events/versions", data=files["model"].read_bytes(),
+                         params={"filename": "model.zip"}).json()
+    assert product._call("PUT", "api/batchEndpoints/studio-events", True,
+                         json={"inbox": {"debounce_seconds": 7}}).status_code == 201
+    assert product._call("PUT", "api/batchEndpoints/studio-events/deployments/main", True,
+                         json={"model": model["id"]}).status_code == 201
+    schedule = product._call("PUT", "api/schedules/studio-nightly", True, json={
+        "endpoint_name": "studio-events", "trigger": {"type": "cron", "expression": "0 2 * * *"},
+        "create_job": {"input": f"azureml:{data_asset}@latest"}})
+    assert schedule.status_code in (200, 201), schedule.text
+    try:
+        sign_in(page, product)
+        page.goto(product.url("api/studio/#/endpoints/studio-events/schedules"))
+        row = page.locator("tr", has_text="studio-nightly")
+        expect(row).to_contain_text("cron 0 2 * * *")
+        expect(row).to_contain_text("yes")
+        expect(page.locator("dl.facts")).to_contain_text("inbox/studio-events/")
+        expect(page.locator("dl.facts")).to_contain_text("7s")
+        row.get_by_role("button", name="Disable").click()
+        expect(page.locator("tr", has_text="studio-nightly")).to_contain_text("no")
+        assert product.get("api/schedules/studio-nightly").json()["is_enabled"] is False
+    finally:
+        product._call("DELETE", "api/schedules/studio-nightly", True)
