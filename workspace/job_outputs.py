@@ -48,6 +48,15 @@ def block_id(index: int, kind: str = "rows") -> str:
     return f"{kind[:6]:-<6}-{index:08d}"
 
 
+def needs_parquet_part(job: dict, items: list[dict]) -> bool:
+    """Whether a mini-batch keeps its rows as Parquet too, for the fan-in to read back: a piece after a cut file's
+    first (its row indexes are shifted), a scoring script's rows (their columns may differ between
+    mini-batches), or a job with more mini-batches than a blob has blocks. The no-code scorers' columns are
+    fixed by the model, so their mini-batches otherwise only stage their block."""
+    return (bool(job.get("code_configuration")) or job["counts"]["mini_batches"] >= MAX_COMMITTED_BLOCKS
+            or any(item.get("range") and item.get("piece") for item in items))
+
+
 def predictions_blob(workspace, job: dict) -> BlobClient:
     output = job["output"]
     return workspace.datastores.container(output["datastore"]).get_blob_client(output["folder"] + output["file_name"])

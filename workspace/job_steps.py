@@ -23,7 +23,7 @@ from .blob_folders import delete_prefix, download_prefix, upload_folder
 from .clock import now_iso
 from .errors import UserError, WorkspaceError
 from .job_inputs import InputFile, InputReader
-from .job_outputs import OutputAlreadyExists, assemble_predictions, stage_rows
+from .job_outputs import OutputAlreadyExists, assemble_predictions, needs_parquet_part, stage_rows
 from .mini_batches import DEFAULT_SPLIT_BYTES, plan_mini_batches
 from .refs import parse_datastore_uri
 from .service import Workspace
@@ -168,8 +168,9 @@ class MiniBatchRunner:
         outcome = answer.outcome
         columns = None
         if part.exists() and outcome["rows"]:
-            self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
-                f"{internal_prefix(job['name'])}parts/{index:08d}.parquet", part.read_bytes(), overwrite=True)
+            if needs_parquet_part(job, items) or not csv_rows_path(part).exists():
+                self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
+                    f"{internal_prefix(job['name'])}parts/{index:08d}.parquet", part.read_bytes(), overwrite=True)
             if csv_rows_path(part).exists():
                 stage_rows(self.workspace, job, index, csv_rows_path(part))
                 columns = pq.read_schema(part).names

@@ -3,7 +3,7 @@ numbers made whole-file again when the pieces are assembled."""
 from __future__ import annotations
 
 from workspace.job_inputs import InputFile
-from workspace.job_outputs import row_offsets
+from workspace.job_outputs import MAX_COMMITTED_BLOCKS, needs_parquet_part, row_offsets
 from workspace.mini_batches import plan_mini_batches
 
 
@@ -54,3 +54,13 @@ def test_pieces_get_the_rows_of_the_earlier_pieces_of_their_file_as_offset():
         {"index": 3, "items": [{"name": "a.csv", "piece": None, "rows": 7}]},
     ]
     assert row_offsets(results) == {0: 0, 1: 40, 2: 75}
+
+
+def test_only_mini_batches_the_fan_in_reads_back_keep_a_parquet_part():
+    no_code = {"code_configuration": None, "counts": {"mini_batches": 12}}
+    whole_file = [{"name": "a.csv", "range": None, "piece": 0}]
+    assert not needs_parquet_part(no_code, whole_file)
+    assert not needs_parquet_part(no_code, [{"name": "big.csv", "range": [0, 100], "piece": 0}])
+    assert needs_parquet_part(no_code, [{"name": "big.csv", "range": [100, 200], "piece": 1}])
+    assert needs_parquet_part({**no_code, "code_configuration": {"code": "c", "scoring_script": "s.py"}}, whole_file)
+    assert needs_parquet_part({**no_code, "counts": {"mini_batches": MAX_COMMITTED_BLOCKS}}, whole_file)
