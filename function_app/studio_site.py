@@ -18,9 +18,10 @@ STUDIO_ROOT = Path(__file__).resolve().parent.parent / "studio"
      auth_level=func.AuthLevel.ANONYMOUS)
 def studio_file(req: func.HttpRequest) -> func.HttpResponse:
     path = req.route_params.get("path") or ""
-    if not path and not req.url.split("?", 1)[0].endswith("/"):
+    address = req.url.split("?", 1)[0]
+    if not path and not address.endswith("/"):
         # relative links in the page resolve against a folder URL
-        return func.HttpResponse(status_code=302, headers={"Location": req.url.split("?", 1)[0] + "/"})
+        return func.HttpResponse(status_code=302, headers={"Location": address + "/"})
     found = resolve_static(STUDIO_ROOT, path)
     return func.HttpResponse(found.body, status_code=200, mimetype=found.media_type.split(";")[0],
                              charset="utf-8", headers={"Cache-Control": "no-cache",

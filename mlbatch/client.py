@@ -95,6 +95,17 @@ class ApiClient:
     def get(self, path: str, **kwargs) -> Any:
         return self.call("GET", path, **kwargs).body
 
+    def upload_version(self, collection: str, body: dict, fields: tuple[str, ...], data: bytes, filename: str,
+                       **params: str) -> Any:
+        """POST the bytes of a new version of a model or data asset; the spec's `fields` and `tags` ride as query
+        parameters, as the upload routes expect."""
+        query = {k: str(body[k]) for k in fields if body.get(k) not in (None, "")}
+        query.update(params, filename=filename)
+        if body.get("tags"):
+            query["tags"] = json.dumps(body["tags"])
+        return self.call("POST", f"{collection}/{body['name']}/versions", data=data, params=query,
+                         headers={"Content-Type": "application/octet-stream"}).body
+
     def _error(self, answer: requests.Response) -> ApiError:
         try:
             error = answer.json()["error"]

@@ -25,7 +25,7 @@ class CodeService:
 
     def upload(self, data: bytes, filename: str) -> Record:
         base_name = PurePosixPath(filename).name
-        if not filename.lower().endswith((".zip", ".py")) or not base_name:
+        if not base_name.lower().endswith((".zip", ".py")):
             raise ValidationFailed("Upload the code folder as a .zip file, or one scoring script as a .py file.",
                                    target="file")
         digest = hashlib.sha256(base_name.encode() + b"\0" + data if base_name.lower().endswith(".py") else data) \

@@ -43,6 +43,11 @@ def row_offsets(results: list[dict]) -> dict[int, int]:
     return offsets
 
 
+def part_name(parts_prefix: str, index: int) -> str:
+    """The blob of a mini-batch's Parquet part."""
+    return f"{parts_prefix}{index:08d}.parquet"
+
+
 def block_id(index: int, kind: str = "rows") -> str:
     """Block ids of one blob must all have the same length."""
     return f"{kind[:6]:-<6}-{index:08d}"
@@ -88,7 +93,7 @@ def _commit_blocks(job: dict, target: BlobClient, with_rows: list[dict], columns
     for result in with_rows:
         index = result["index"]
         if offsets.get(index):
-            part = internal.download_blob(f"{parts_prefix}{index:08d}.parquet").readall()
+            part = internal.download_blob(part_name(parts_prefix, index)).readall()
             table = _shifted(pq.read_table(pa.BufferReader(part)), offsets[index])
             rows = pa.BufferOutputStream()
             pcsv.write_csv(table, rows, pcsv.WriteOptions(include_header=False))
@@ -119,7 +124,7 @@ def _rewrite_from_parts(job: dict, target: BlobClient, with_rows: list[dict], of
         for result in with_rows:
             path = Path(temp) / f"{result['index']:08d}.parquet"
             with open(path, "wb") as sink:
-                internal.download_blob(f"{parts_prefix}{result['index']:08d}.parquet").readinto(sink)
+                internal.download_blob(part_name(parts_prefix, result["index"])).readinto(sink)
             parts.append((result["index"], path))
         schema = _schema([path for _, path in parts])
         written = 0

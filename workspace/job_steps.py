@@ -23,7 +23,7 @@ from .blob_folders import delete_prefix, download_prefix, upload_folder
 from .clock import now_iso
 from .errors import UserError, WorkspaceError
 from .job_inputs import InputFile, InputReader
-from .job_outputs import OutputAlreadyExists, assemble_predictions, needs_parquet_part, stage_rows
+from .job_outputs import OutputAlreadyExists, assemble_predictions, needs_parquet_part, part_name, stage_rows
 from .mini_batches import DEFAULT_SPLIT_BYTES, plan_mini_batches
 from .refs import parse_datastore_uri
 from .service import Workspace
@@ -35,6 +35,10 @@ DOWNLOAD_THREADS = 4
 
 def internal_prefix(job: str) -> str:
     return f"{job}/"
+
+
+def parts_prefix(job: str) -> str:
+    return f"{internal_prefix(job)}parts/"
 
 
 def split_bytes() -> int:
@@ -170,7 +174,7 @@ class MiniBatchRunner:
         if part.exists() and outcome["rows"]:
             if needs_parquet_part(job, items) or not csv_rows_path(part).exists():
                 self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
-                    f"{internal_prefix(job['name'])}parts/{index:08d}.parquet", part.read_bytes(), overwrite=True)
+                    part_name(parts_prefix(job["name"]), index), part.read_bytes(), overwrite=True)
             if csv_rows_path(part).exists():
                 stage_rows(self.workspace, job, index, csv_rows_path(part))
                 columns = pq.read_schema(part).names
@@ -249,7 +253,7 @@ def finish_job(workspace: Workspace, name: str, stopped: dict | None = None) -> 
                                 "see logs/user/error.txt."}
         if error is None and job["settings"]["output_action"] == "append_row":
             jobs.set_status(name, "Finalizing", counts=counts)
-            assemble_predictions(workspace, job, results, INTERNAL_CONTAINER, internal_prefix(name) + "parts/")
+            assemble_predictions(workspace, job, results, INTERNAL_CONTAINER, parts_prefix(name))
     except UserError as failure:
         error = {"code": failure.code, "message": failure.message}
     except Exception as failure:  # storage trouble while assembling: our fault, reported on the job

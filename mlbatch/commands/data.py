@@ -1,8 +1,6 @@
 """`mlbatch data create|list|show|delete`."""
 from __future__ import annotations
 
-import json
-
 from ..archives import zip_file, zip_folder
 from ..client import ApiClient, UsageError
 from ..specs import is_local, load_spec, local_path
@@ -49,12 +47,7 @@ def create_data(args, client: ApiClient) -> dict:
         data, filename = zip_file(files), f"{files.stem}.zip"
     else:
         data, filename = files.read_bytes(), files.name
-    params = {k: str(body[k]) for k in UPLOAD_FIELDS if body.get(k) not in (None, "")}
-    params.update(type=kind, filename=filename)
-    if body.get("tags"):
-        params["tags"] = json.dumps(body["tags"])
-    return client.call("POST", f"data/{name}/versions", data=data, params=params,
-                       headers={"Content-Type": "application/octet-stream"}).body
+    return client.upload_version("data", body, UPLOAD_FIELDS, data, filename, type=kind)
 
 
 def list_data(args, client: ApiClient) -> list:

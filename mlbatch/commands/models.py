@@ -1,8 +1,6 @@
 """`mlbatch model create|list|show|delete`."""
 from __future__ import annotations
 
-import json
-
 from ..archives import zip_file, zip_folder
 from ..client import ApiClient, UsageError
 from ..specs import Spec, is_local, load_spec, local_path
@@ -54,12 +52,7 @@ def register_model(client: ApiClient, spec: Spec, field: str) -> dict:
         data, filename = files.read_bytes(), files.name
     else:
         data, filename = zip_file(files), f"{files.stem}.zip"
-    params = {k: str(body[k]) for k in UPLOAD_FIELDS if body.get(k) not in (None, "")}
-    params["filename"] = filename
-    if body.get("tags"):
-        params["tags"] = json.dumps(body["tags"])
-    return client.call("POST", f"models/{name}/versions", data=data, params=params,
-                       headers={"Content-Type": "application/octet-stream"}).body
+    return client.upload_version("models", body, UPLOAD_FIELDS, data, filename)
 
 
 def list_models(args, client: ApiClient) -> list:

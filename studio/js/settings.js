@@ -1,6 +1,6 @@
 // Deployment settings as form fields: Azure ML's names, with the defaults read from the app's OpenAPI
 // document (the one place they are defined), used by the create wizard and by a job's overrides panel.
-import { api } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { h, field, input, select } from "./dom.js";
 
 let cachedDefaults = null;
@@ -58,11 +58,8 @@ function envValue(text) {
     if (!line.trim()) continue;
     const at = line.indexOf("=");
     if (at < 1) {
-      const error = new Error(`Line ${number + 1} of the environment variables is not NAME=value.`);
-      error.code = "ValidationError";
-      error.target = "settings.environment_variables";
-      error.details = [];
-      throw error;
+      throw new ApiError(400, { code: "ValidationError", target: "settings.environment_variables",
+        message: `Line ${number + 1} of the environment variables is not NAME=value.` });
     }
     variables[line.slice(0, at).trim()] = line.slice(at + 1);
   }

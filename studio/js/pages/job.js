@@ -28,7 +28,7 @@ export async function render(main, { name }) {
 
 function draw(main, job, batches, outputs, overview, path) {
   const counts = job.counts;
-  const finished = !TERMINAL.includes(job.status) ? null : job.status;
+  const ended = TERMINAL.includes(job.status);
   const cancel = h("button", { type: "button", class: "danger", onclick: async () => {
     if (!await confirmDialog(`Cancel job ${job.name}?`, "Mini-batches not yet started are skipped; the job ends as Canceled.",
       "Cancel job")) return;
@@ -45,7 +45,7 @@ function draw(main, job, batches, outputs, overview, path) {
     h("div", { class: "page-head job-head" },
       h("h1", {}, "Job ", h("span", { class: "mono" }, job.name)),
       h("span", { class: `status ${job.status.toLowerCase()}`, id: "job-status" }, job.status),
-      finished ? null : cancel),
+      ended ? null : cancel),
     h("div", { class: "progress-row" },
       h("progress", { max: 1, value: job.progress, id: "job-progress" }),
       h("span", {}, `${counts.mini_batches_done + counts.mini_batches_failed} of ${counts.mini_batches} mini-batches`)),

@@ -2,7 +2,7 @@
 // settings -> review -> create. All steps live in one form so an API error can be shown next to its field
 // and the wizard can go back to the step that holds it. A new endpoint is removed again if its first
 // deployment cannot be created, so a failed wizard leaves nothing behind.
-import { api } from "../api.js";
+import { api, ApiError } from "../api.js";
 import { h, atField, clearErrors, field, input, mount, select, showErrors } from "../dom.js";
 import { deploymentDefaults, settingsFields } from "../settings.js";
 
@@ -143,7 +143,7 @@ export async function render(main, { query }) {
   }
 
   function requireName(value, target, message) {
-    if (!value) throw Object.assign(new Error(message), { code: "ValidationError", target, details: [], local: true });
+    if (!value) throw new ApiError(400, { code: "ValidationError", message, target });
   }
 
   function stepOf(control) {
@@ -157,11 +157,12 @@ export async function render(main, { query }) {
     create.disabled = true;
     const endpoint = targetEndpoint();
     let createdEndpoint = false;
-    let prefix = "deployment.";
+    let prefix = "";  // where the fields of the failing step's errors sit in this form
     const name = deploymentName.value.trim();
     try {
       requireName(endpoint, "endpoint.name", "Give the new endpoint a name.");
       requireName(name, "deployment.name", "Give the deployment a name.");
+      prefix = "deployment.";
       const body = { model: modelRef() || undefined, description: deploymentDescription.value };
       Object.assign(body, settings.read());
       if (endpointMode.value === "new") {
@@ -186,7 +187,7 @@ export async function render(main, { query }) {
     } catch (error) {
       if (createdEndpoint) await api.del(`batchEndpoints/${encodeURIComponent(endpoint)}`).catch(() => {});
       const control = prefix === "code" ? showErrors(form, atField(error, "code"))
-        : showErrors(form, error, error.local ? "" : prefix);
+        : showErrors(form, error, prefix);
       go(control ? stepOf(control) : step);
       if (!control) form.querySelector(".form-error")?.scrollIntoView();
     } finally {
