@@ -145,7 +145,8 @@ def test_a_schedule_runs_on_time_stops_when_disabled_and_catches_up_once(app, mo
     app.start()
     started_at = time.time()
     wait_for(lambda: len(jobs_of(app, name)) > len(before), timeout=15, what="the catch-up job")
-    time.sleep(2)
+    wait_for(lambda: _seconds(call(app, "GET", f"api/schedules/{name}-every-5s").json()["evaluated_at"])
+             > started_at + 5, timeout=20, what="an evaluation after the catch-up")
     missed = [j for j in jobs_of(app, name)
               if j["name"] not in before and _seconds(j["source"]["occurrence"]) < started_at]
     assert len(missed) == 1, [j["source"] for j in jobs_of(app, name)[:5]]
