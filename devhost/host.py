@@ -108,12 +108,13 @@ class Host:
     async def _supervise_workers(self) -> None:
         """Wake the dispatcher when workers report results; replace workers that died."""
         results = self.pool.signals.results
-        seen, ticks = results.value, 0
+        seen, ticks = list(results), 0
         while not self.stopping.is_set():
             await asyncio.sleep(0.01)
-            if results.value != seen:
-                seen = results.value
-                self.dispatcher.notify()
+            for partition, count in enumerate(results):
+                if count != seen[partition]:
+                    seen[partition] = count
+                    self.dispatcher.notify_partition(partition)
             ticks += 1
             if ticks % 100 == 0:
                 self.pool.replace_dead()

@@ -69,8 +69,12 @@ def predictions_blob(workspace, job: dict) -> BlobClient:
 
 def stage_rows(workspace, job: dict, index: int, csv_rows: Path) -> None:
     """A mini-batch's rows as its own block of the predictions file; a retry re-stages the same block."""
-    with open(csv_rows, "rb") as stream:
-        predictions_blob(workspace, job).stage_block(block_id(index), stream, length=csv_rows.stat().st_size)
+    stage_block(predictions_blob(workspace, job), block_id(index), csv_rows.read_bytes())
+
+
+def stage_block(target: BlobClient, block: str, data: bytes) -> None:
+    """With its MD5 (transactional Content-MD5), so the service refuses a block damaged on the way."""
+    target.stage_block(block, data, length=len(data), validate_content=True)
 
 
 def assemble_predictions(workspace, job: dict, results: list[dict], container_name: str, parts_prefix: str) -> int:
@@ -88,7 +92,7 @@ def _commit_blocks(job: dict, target: BlobClient, with_rows: list[dict], columns
                    offsets: dict[int, int], internal, parts_prefix: str) -> int:
     header = pa.BufferOutputStream()
     pcsv.write_csv(pa.table({name: pa.array([], pa.string()) for name in columns}), header)
-    target.stage_block(block_id(0, "header"), header.getvalue().to_pybytes())
+    stage_block(target, block_id(0, "header"), header.getvalue().to_pybytes())
     blocks = [BlobBlock(block_id(0, "header"))]
     for result in with_rows:
         index = result["index"]
@@ -97,7 +101,7 @@ def _commit_blocks(job: dict, target: BlobClient, with_rows: list[dict], columns
             table = _shifted(pq.read_table(pa.BufferReader(part)), offsets[index])
             rows = pa.BufferOutputStream()
             pcsv.write_csv(table, rows, pcsv.WriteOptions(include_header=False))
-            target.stage_block(block_id(index, "whole"), rows.getvalue().to_pybytes())
+            stage_block(target, block_id(index, "whole"), rows.getvalue().to_pybytes())
             blocks.append(BlobBlock(block_id(index, "whole")))
         else:
             blocks.append(BlobBlock(block_id(index)))
@@ -140,7 +144,7 @@ def _rewrite_from_parts(job: dict, target: BlobClient, with_rows: list[dict], of
         with open(csv_path, "rb") as stream:
             while chunk := stream.read(REWRITE_BLOCK_BYTES):
                 blocks.append(BlobBlock(block_id(len(blocks), "file")))
-                target.stage_block(blocks[-1].id, chunk)
+                stage_block(target, blocks[-1].id, chunk)
         _commit(job, target, blocks)
     return written
 

@@ -36,7 +36,7 @@ log = logging.getLogger("devhost.activities")
 
 DEFAULT_VISIBILITY_SECONDS = 60
 DEFAULT_MAX_DELIVERIES = 10
-IDLE_WAIT_SECONDS = (0.01, 0.5)
+IDLE_POLL_SECONDS = 0.5  # the host gives notice of new work; polling only catches strangers' items
 
 
 def run_activity(spec, input_json: str | None, loop: asyncio.AbstractEventLoop | None = None):
@@ -83,14 +83,17 @@ class Signals:
     plain shared integers.
     """
 
-    def __init__(self, context):
+    def __init__(self, context, partitions: int):
         self.work = context.RawValue("q", 0)  # bumped by the host when it sends work items
-        self.results = context.RawValue("q", 0)  # bumped by workers when they send results
+        self.results = context.RawArray("q", partitions)  # per control queue, bumped by workers sending results
         self.stopping = context.RawValue("b", 0)
 
     @staticmethod
     def bump(counter) -> None:
         counter.value += 1
+
+    def bump_results(self, partition: int) -> None:
+        self.results[partition] += 1
 
     def wait_for_change(self, counter, seen: int, timeout: float) -> int:
         deadline = time.monotonic() + timeout
@@ -120,7 +123,6 @@ def worker_main(options: dict, signals: Signals) -> None:
     visibility = int(options.get("visibility_seconds", DEFAULT_VISIBILITY_SECONDS))
     max_deliveries = int(options.get("max_deliveries", DEFAULT_MAX_DELIVERIES))
     loop = asyncio.new_event_loop()
-    idle = IDLE_WAIT_SECONDS[0]
     parent = os.getppid()
     seen_work = signals.work.value
 
@@ -129,8 +131,9 @@ def worker_main(options: dict, signals: Signals) -> None:
         text, blob = encode_message(body)
         if blob:
             large.upload_blob(blob[0], blob[1], overwrite=True)
-        controls[partition_of(item["InstanceId"], partitions)].send_message(text, time_to_live=-1)
-        Signals.bump(signals.results)
+        partition = partition_of(item["InstanceId"], partitions)
+        controls[partition].send_message(text, time_to_live=-1)
+        signals.bump_results(partition)
 
     def running() -> bool:  # a worker does not outlive its host
         return not (signals.stopping.value or stop_requested.is_set()) and os.getppid() == parent
@@ -142,10 +145,8 @@ def worker_main(options: dict, signals: Signals) -> None:
             log.exception("work item queue could not be read")
             messages = []
         if not messages:
-            seen_work = signals.wait_for_change(signals.work, seen_work, idle)
-            idle = min(idle * 2, IDLE_WAIT_SECONDS[1])
+            seen_work = signals.wait_for_change(signals.work, seen_work, IDLE_POLL_SECONDS)
             continue
-        idle = IDLE_WAIT_SECONDS[0]
         message = messages[0]
         blob_name = message_blob_name(message.content)
         item = json.loads(large.download_blob(blob_name).readall() if blob_name else message.content)
@@ -186,7 +187,7 @@ class ActivityWorkerPool:
         self._context = multiprocessing.get_context("spawn")
         self.options = options
         self.count = count
-        self.signals = Signals(self._context)
+        self.signals = Signals(self._context, options["partition_count"])
         self.processes: list = []
 
     def notify_work(self) -> None:

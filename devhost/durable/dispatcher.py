@@ -21,14 +21,14 @@ from ..app_loader import FunctionSpec
 from .history import EventType, event, execution_started, parse_time, utc_now
 from .messages import control_message, work_item
 from .replay import accept_new_events, run_episode, split_for_retries
-from .taskhub import TERMINAL_STATUSES, TaskHub
+from .taskhub import TERMINAL_STATUSES, TaskHub, partition_of
 
 log = logging.getLogger("devhost.durable")
 
 CONTROL_BATCH = 32
 CONTROL_VISIBILITY_SECONDS = 30  # a crashed host's in-flight messages return after this; redeliveries are de-duplicated
 SUSPENDED_RETRY_SECONDS = 2
-IDLE_BACKOFF_SECONDS = (0.01, 0.5)
+IDLE_POLL_SECONDS = 0.5  # every sender in this host gives notice; polling only catches timers and strangers
 CONTROL_EVENTS = {
     EventType.ExecutionTerminated,
     EventType.ExecutionSuspended,
@@ -74,10 +74,16 @@ class OrchestrationDispatcher:
         self._wakes = [asyncio.Event() for _ in range(hub.partition_count)]
         self._cache: dict[str, tuple[str, list[dict]]] = {}
 
-    def notify(self) -> None:
-        """New control messages were sent: every partition loop polls now instead of after its back-off."""
-        for wake in self._wakes:
-            wake.set()
+    def notify(self, instance_id: str | None = None) -> None:
+        """New control messages were sent (for instance_id, or anyone): its partition loop polls now."""
+        if instance_id is None:
+            for wake in self._wakes:
+                wake.set()
+        else:
+            self.notify_partition(partition_of(instance_id, self.hub.partition_count))
+
+    def notify_partition(self, partition: int) -> None:
+        self._wakes[partition].set()
 
     # -- loop ---------------------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -85,26 +91,22 @@ class OrchestrationDispatcher:
         await asyncio.gather(*(self._run_partition(p, stopping) for p in range(self.hub.partition_count)))
 
     async def _run_partition(self, partition: int, stopping: asyncio.Event) -> None:
+        """Poll when told to (or every IDLE_POLL_SECONDS), and straight again while messages keep coming."""
         queue = self.hub.control_queues[partition]
         wake = self._wakes[partition]
-        delay = IDLE_BACKOFF_SECONDS[0]
         while not stopping.is_set():
+            wake.clear()  # a notice from here on means another poll
             try:
                 received = await self.hub.receive(queue, CONTROL_BATCH, CONTROL_VISIBILITY_SECONDS)
             except Exception:
                 log.exception("control queue %s could not be read", queue.queue_name)
                 received = []
             if not received:
-                if wake.is_set():  # a notice came while polling: poll again at once
-                    wake.clear()
-                    continue
                 try:
-                    await asyncio.wait_for(wake.wait(), delay)
+                    await asyncio.wait_for(wake.wait(), IDLE_POLL_SECONDS)
                 except asyncio.TimeoutError:
                     pass
-                delay = min(delay * 2, IDLE_BACKOFF_SECONDS[1])
                 continue
-            delay = IDLE_BACKOFF_SECONDS[0]
             by_instance: dict[str, list] = defaultdict(list)
             for message, body in received:
                 by_instance[body["InstanceId"]].append((message, body))
@@ -372,8 +374,8 @@ class OrchestrationDispatcher:
         await asyncio.gather(*(send(i) for i in outbox if i["kind"] != "create"))
         if any(i["kind"] == "work" for i in outbox):
             self.on_work_sent()
-        if any(i["kind"] == "control" for i in outbox):
-            self.notify()
+        for instance_id in {i["instanceId"] for i in outbox if i["kind"] == "control"}:
+            self.notify(instance_id)
         etag = row.pop("_etag")
         row = dict(row, OutboxSent=True)
         row.pop("Outbox", None)

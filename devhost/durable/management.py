@@ -147,7 +147,7 @@ class ManagementApi:
             await self.hub.delete_history(instance_id)
         await self.hub.put_instance(new_instance_row(instance_id, name, input_json, execution_id))
         await self.hub.send_control(instance_id, start_message(execution_id, name, input_json))
-        self.dispatcher.notify()
+        self.dispatcher.notify(instance_id)
 
     def status_urls(self, request: web.Request, instance_id: str) -> dict:
         base = f"{request.scheme}://{request.host}{WEBHOOK_PATH}"
@@ -221,7 +221,7 @@ class ManagementApi:
             data = decoded if isinstance(decoded, str) else json.dumps(decoded)
         raised = event(EventType.EventRaised, utc_now(), Name=event_name, Input=data)
         await self.hub.send_control(instance_id, control_message(row["ExecutionId"], raised))
-        self.dispatcher.notify()
+        self.dispatcher.notify(instance_id)
         return web.Response(status=202)
 
     async def control(self, request: web.Request, instance_id: str, action: str):
@@ -243,7 +243,7 @@ class ManagementApi:
         else:
             request_event = event(EventType.ExecutionResumed, utc_now(), Reason=reason)
         await self.hub.send_control(instance_id, control_message(None, request_event))
-        self.dispatcher.notify()
+        self.dispatcher.notify(instance_id)
         return web.Response(status=202)
 
     async def restart(self, request: web.Request, instance_id: str):
