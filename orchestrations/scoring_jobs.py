@@ -1,5 +1,6 @@
 """The scoring job orchestration: prepare, score the mini-batches in slices (sub-orchestrations, so each
-history stays bounded however many mini-batches a job has), finish.
+history stays bounded however many mini-batches a job has; a job of one slice scores it in its own history,
+saving the round trips of a child), finish.
 
 Within a slice at most `window` mini-batches (instance_count x max_concurrency_per_instance) are in flight;
 when one finishes the next starts. A job stops early once more files failed than error_threshold allows."""
@@ -40,11 +41,15 @@ def score_job(context: df.DurableOrchestrationContext):
         if not plan["proceed"]:
             return (yield context.call_activity("finish_scoring_job", {"job": job}))
         failed_files = 0
-        for number, (start, end) in enumerate(slices(plan["mini_batches"], plan["slice_size"])):
-            outcome = yield context.call_sub_orchestrator(
-                "score_slice", {"job": job, "start": start, "end": end, "window": plan["window"],
-                                "error_threshold": plan["error_threshold"], "failed_files": failed_files},
-                instance_id=f"{job}:slice:{number:05d}")
+        ranges = slices(plan["mini_batches"], plan["slice_size"])
+        for number, (start, end) in enumerate(ranges):
+            task = {"job": job, "start": start, "end": end, "window": plan["window"],
+                    "error_threshold": plan["error_threshold"], "failed_files": failed_files}
+            if len(ranges) == 1:
+                outcome = yield from score_range(context, task)
+            else:
+                outcome = yield context.call_sub_orchestrator("score_slice", task,
+                                                              instance_id=f"{job}:slice:{number:05d}")
             failed_files = outcome["failed_files"]
             if outcome["stopped"]:
                 break
@@ -55,7 +60,11 @@ def score_job(context: df.DurableOrchestrationContext):
 
 @bp.orchestration_trigger(context_name="context")
 def score_slice(context: df.DurableOrchestrationContext):
-    task = context.get_input()
+    return (yield from score_range(context, context.get_input()))
+
+
+def score_range(context: df.DurableOrchestrationContext, task: dict):
+    """Score mini-batches start..end-1, at most window at once; stop early on cancel or error_threshold."""
     job, window, threshold = task["job"], max(1, task["window"]), task["error_threshold"]
     failed_files = task["failed_files"]
     upcoming = iter(range(task["start"], task["end"]))

@@ -37,19 +37,22 @@ class Outcome:
     succeeded: list[str] = field(default_factory=list)
     failed: list[FileFailure] = field(default_factory=list)
     rows_per_item: list[int] = field(default_factory=list)
+    columns: list[str] | None = None  # of the prediction rows written
 
 
-def score_mini_batch(scorer, items: list[Item], part_path: Path | None) -> Outcome:
-    """Score items; write the prediction rows to part_path as Parquet (None: summary_only), and beside it the
-    same rows as CSV lines with no header, ready to become this mini-batch's block of the predictions file."""
+def score_mini_batch(scorer, items: list[Item], part_path: Path | None, keep_parquet: bool = True) -> Outcome:
+    """Score items and write the prediction rows beside part_path (None: summary_only) as CSV lines with no
+    header, ready to become this mini-batch's block of the predictions file; and at part_path as Parquet when
+    keep_parquet (the job reads them back) or when a column has no CSV form."""
     if isinstance(scorer, CustomScriptScorer):
         frames, outcome = _run_script(scorer, items)
     else:
         frames, outcome = _score_files(scorer, items)
     if part_path is not None and frames:
         table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
-        pq.write_table(table, part_path)
-        write_csv_rows(table, csv_rows_path(part_path))
+        if not write_csv_rows(table, csv_rows_path(part_path)) or keep_parquet:
+            pq.write_table(table, part_path)
+        outcome.columns = table.column_names
     outcome.rows = sum(outcome.rows_per_item)
     return outcome
 
@@ -58,12 +61,14 @@ def csv_rows_path(part_path: Path) -> Path:
     return part_path.with_suffix(".csv")
 
 
-def write_csv_rows(table: pa.Table, path: Path) -> None:
-    """CSV lines without a header; nothing when a column has no CSV form (the job then assembles from Parquet)."""
+def write_csv_rows(table: pa.Table, path: Path) -> bool:
+    """CSV lines without a header; False, and nothing written, when a column has no CSV form."""
     try:
         pcsv.write_csv(table, path, pcsv.WriteOptions(include_header=False))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
         path.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _score_files(scorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:

@@ -36,7 +36,8 @@ def serve(requests, answers) -> None:
                 if request.get("summary_dir"):
                     os.environ["AZUREML_BI_OUTPUT_PATH"] = request["summary_dir"]
                 part = Path(request["part_path"]) if request.get("part_path") else None
-                outcome = score_mini_batch(scorer, [Item(**i) for i in request["items"]], part)
+                outcome = score_mini_batch(scorer, [Item(**i) for i in request["items"]], part,
+                                           request.get("keep_parquet", True))
             answer = {"ok": True, "outcome": asdict(outcome)}
         except ScoringUserError as error:
             answer = {"ok": False, "user_error": True, "error": str(error), "trace": traceback.format_exc()}

@@ -61,6 +61,7 @@ class MlflowScorer:
         import mlflow.pyfunc
 
         self.model = mlflow.pyfunc.load_model(spec.model_dir)
+        self.threads = spec.threads
         schema = self.model.metadata.get_input_schema()
         self.dtypes = {}
         if schema is not None and schema.has_input_names():
@@ -70,7 +71,7 @@ class MlflowScorer:
                     self.dtypes[column.name] = MLFLOW_TO_PANDAS[kind]
 
     def score_file(self, path: Path, name: str) -> pd.DataFrame:
-        frame = read_table(path, name, self.dtypes)
+        frame = read_table(path, name, self.dtypes, self.threads)
         try:
             result = self.model.predict(frame)
         except Exception as error:  # MLflow raises many types for schema mismatches
@@ -85,6 +86,7 @@ class OnnxScorer:
     def __init__(self, spec: ScorerSpec):
         import onnxruntime
 
+        self.threads = spec.threads
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = max(1, spec.threads)
         options.inter_op_num_threads = 1
@@ -109,7 +111,7 @@ class OnnxScorer:
                 for i in self.inputs}
 
     def score_file(self, path: Path, name: str) -> pd.DataFrame:
-        frame = read_table(path, name)
+        frame = read_table(path, name, threads=self.threads)
         try:
             results = self.session.run(None, self.feeds(frame, name))
         except ScoringUserError:

@@ -12,8 +12,6 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
-import pyarrow.parquet as pq
-
 from scoring.isolation import ScoringProcess
 from scoring.mini_batch import csv_rows_path
 from scoring.scorers import ScorerSpec
@@ -153,6 +151,7 @@ class MiniBatchRunner:
         request = {
             "key": _key(job, scorer), "scorer": scorer.__dict__, "items": request_items,
             "part_path": str(part) if settings["output_action"] == "append_row" else None,
+            "keep_parquet": needs_parquet_part(job, items),
             "summary_dir": str(summary_dir), "logging_level": settings["logging_level"],
         }
         attempts, answer, logs = 0, None, []
@@ -171,13 +170,13 @@ class MiniBatchRunner:
             return self._failed(job, index, items, answer.error, answer.trace, attempts)
         outcome = answer.outcome
         columns = None
-        if part.exists() and outcome["rows"]:
-            if needs_parquet_part(job, items) or not csv_rows_path(part).exists():
+        if outcome["rows"]:
+            if part.exists():
                 self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
                     part_name(parts_prefix(job["name"]), index), part.read_bytes(), overwrite=True)
             if csv_rows_path(part).exists():
                 stage_rows(self.workspace, job, index, csv_rows_path(part))
-                columns = pq.read_schema(part).names
+                columns = outcome["columns"]
         if any(summary_dir.iterdir()):
             upload_folder(self.workspace.datastores.container(job["output"]["datastore"]), summary_dir,
                           job["output"]["folder"])

@@ -36,7 +36,7 @@ log = logging.getLogger("devhost.activities")
 
 DEFAULT_VISIBILITY_SECONDS = 60
 DEFAULT_MAX_DELIVERIES = 10
-IDLE_POLL_SECONDS = 0.5  # the host gives notice of new work; polling only catches strangers' items
+IDLE_POLL_SECONDS = 2.0  # the host gives notice of new work; polling only catches items whose worker died
 
 
 def run_activity(spec, input_json: str | None, loop: asyncio.AbstractEventLoop | None = None):

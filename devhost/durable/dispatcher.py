@@ -28,7 +28,9 @@ log = logging.getLogger("devhost.durable")
 CONTROL_BATCH = 32
 CONTROL_VISIBILITY_SECONDS = 30  # a crashed host's in-flight messages return after this; redeliveries are de-duplicated
 SUSPENDED_RETRY_SECONDS = 2
-IDLE_POLL_SECONDS = 0.5  # every sender in this host gives notice; polling only catches timers and strangers
+VISIBILITY_MARGIN_SECONDS = 0.05
+IDLE_POLL_SECONDS = 2.0  # senders in this host give notice and timers wake their partition when due; polling
+# only catches messages from elsewhere (a crashed host's, whose visibility ran out)
 CONTROL_EVENTS = {
     EventType.ExecutionTerminated,
     EventType.ExecutionSuspended,
@@ -84,6 +86,11 @@ class OrchestrationDispatcher:
 
     def notify_partition(self, partition: int) -> None:
         self._wakes[partition].set()
+
+    def _notify_when_visible(self, instance_id: str, seconds: float) -> None:
+        """A message sent or put back with a visibility delay: its partition polls once it shows."""
+        delay = math.ceil(max(seconds, 0)) + VISIBILITY_MARGIN_SECONDS
+        asyncio.get_running_loop().call_later(delay, self.notify, instance_id)
 
     # -- loop ---------------------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
@@ -145,6 +152,7 @@ class OrchestrationDispatcher:
                 remaining = (parse_time(history_event["FireAt"]) - now).total_seconds()
                 if remaining > 0:
                     await self.hub.defer_message(queue, message, math.ceil(remaining))
+                    self._notify_when_visible(instance_id, remaining)
                     kept.append(message)
                     continue
             ready.append((message, history_event))
@@ -174,6 +182,8 @@ class OrchestrationDispatcher:
             await self._commit(row, status, history, new_history, outbox, updates, now)
         for message in deferred:
             await self.hub.defer_message(queue, message, SUSPENDED_RETRY_SECONDS)
+        if deferred:
+            self._notify_when_visible(instance_id, SUSPENDED_RETRY_SECONDS)
         kept_ids = {id(m) for m in deferred + kept}
         await self._delete_all(queue, [(m, None) for m, _ in items if id(m) not in kept_ids])
 
@@ -368,6 +378,8 @@ class OrchestrationDispatcher:
                     if item.get("fireAt"):
                         delay = (parse_time(item["fireAt"]) - utc_now()).total_seconds()
                     await self.hub.send_control(item["instanceId"], item["body"], delay)
+                    if delay > 0:
+                        self._notify_when_visible(item["instanceId"], delay)
 
         creates = [i for i in outbox if i["kind"] == "create"]
         await asyncio.gather(*(send(i) for i in creates))

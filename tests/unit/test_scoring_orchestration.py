@@ -93,6 +93,20 @@ def test_a_job_runs_its_slices_one_after_another_then_finishes():
     assert [a["name"] for a in fourth.outgoing.activities] == ["finish_scoring_job"]
 
 
+def test_a_job_of_one_slice_scores_it_in_its_own_history():
+    started = execution_started(T0, "score_job", json.dumps({"job": "job1"}))
+    first = episode("score_job", [], [started])
+    plan = {"proceed": True, "mini_batches": 3, "window": 2, "error_threshold": -1, "slice_size": 200}
+    second = episode("score_job", first.events, [completed(0, plan)])
+    assert second.outgoing.sub_orchestrations == [] and scheduled_indexes(second) == [0, 1]
+    history = first.events + second.events
+    third = episode("score_job", history, [completed(1, ok()), completed(2, ok())])
+    assert scheduled_indexes(third) == [2]
+    history += third.events
+    fourth = episode("score_job", history, [completed(3, ok())])
+    assert [a["name"] for a in fourth.outgoing.activities] == ["finish_scoring_job"]
+
+
 def test_a_job_that_may_not_proceed_goes_straight_to_finish():
     started = execution_started(T0, "score_job", json.dumps({"job": "job1"}))
     first = episode("score_job", [], [started])
