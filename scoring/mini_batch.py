@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
+from .arriving_files import wait_for
 from .errors import ScoringUserError
 from .scorers import CustomScriptScorer, predictions_frame
 
@@ -75,6 +76,7 @@ def _score_files(scorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome
     frames, outcome = [], Outcome()
     for item in items:
         try:
+            wait_for(Path(item.path))
             predicted = scorer.score_file(Path(item.path), item.name)
         except ScoringUserError as error:
             outcome.failed.append(FileFailure(item.name, str(error)))
@@ -88,7 +90,23 @@ def _score_files(scorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome
     return frames, outcome
 
 
-def _run_script(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
+def _run_script(scorer: CustomScriptScorer, all_items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
+    """run() gets the files that arrived; those that could not be downloaded fail on their own."""
+    arrived, unavailable = [], []
+    for position, item in enumerate(all_items):
+        try:
+            wait_for(Path(item.path))
+            arrived.append(position)
+        except ScoringUserError as error:
+            unavailable.append(FileFailure(item.name, str(error)))
+    frames, outcome = _run_arrived(scorer, [all_items[p] for p in arrived]) if arrived else ([], Outcome())
+    rows = dict(zip(arrived, outcome.rows_per_item))
+    outcome.rows_per_item = [rows.get(position, 0) for position in range(len(all_items))]
+    outcome.failed += unavailable
+    return frames, outcome
+
+
+def _run_arrived(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
     try:
         result = scorer.run([item.path for item in items])
     except Exception as error:  # the user's script: any exception is theirs

@@ -12,6 +12,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
+from scoring.arriving_files import arrived, partial_path, unavailable
 from scoring.isolation import ScoringProcess
 from scoring.mini_batch import csv_rows_path
 from scoring.scorers import ScorerSpec
@@ -129,41 +130,35 @@ class MiniBatchRunner:
         return self.plans[name]
 
     def _score(self, job: dict, index: int, items: list[dict], temp: Path) -> dict:
-        local = temp / "inputs"
-
-        def fetch(numbered):
-            number, item = numbered
-            file = InputFile(item["name"], item["uri"], item["size"])
-            target = local / str(number) / PurePosixPath(item["name"]).name
-            self.reader.download(file, target, tuple(item["range"]) if item["range"] else None, item["header_bytes"])
-            return {"path": str(target), "name": item["name"]}
-
         try:
-            with ThreadPoolExecutor(DOWNLOAD_THREADS) as pool:
-                request_items = list(pool.map(fetch, enumerate(items)))
             scorer = self._scorer_spec(job)
         except WorkspaceError as error:
             return self._failed(job, index, items, error.message, "", attempts=0)
         settings = job["settings"]
+        paths = [temp / "inputs" / str(number) / PurePosixPath(item["name"]).name for number, item in enumerate(items)]
         part = temp / "part.parquet"
         summary_dir = temp / "summary"
         summary_dir.mkdir()
         request = {
-            "key": _key(job, scorer), "scorer": scorer.__dict__, "items": request_items,
+            "key": _key(job, scorer), "scorer": scorer.__dict__,
+            "items": [{"path": str(path), "name": item["name"]} for path, item in zip(paths, items)],
             "part_path": str(part) if settings["output_action"] == "append_row" else None,
             "keep_parquet": needs_parquet_part(job, items),
             "summary_dir": str(summary_dir), "logging_level": settings["logging_level"],
         }
         attempts, answer, logs = 0, None, []
-        for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
-            part.unlink(missing_ok=True)
-            csv_rows_path(part).unlink(missing_ok=True)
-            answer = self.process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
-            if answer.log:
-                logs.append(f"--- attempt {attempts} ---\n{answer.log}")
-            if answer.ok and not answer.outcome["failed"]:
-                break
-            time.sleep(min(1.0, 0.1 * attempts))
+        with ThreadPoolExecutor(DOWNLOAD_THREADS) as downloads:  # the scoring starts on the first file to arrive
+            for item, path in zip(items, paths):
+                downloads.submit(self._fetch, item, path)
+            for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
+                part.unlink(missing_ok=True)
+                csv_rows_path(part).unlink(missing_ok=True)
+                answer = self.process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
+                if answer.log:
+                    logs.append(f"--- attempt {attempts} ---\n{answer.log}")
+                if answer.ok and not answer.outcome["failed"]:
+                    break
+                time.sleep(min(1.0, 0.1 * attempts))
         if logs:
             job_logs.write_text(self.workspace, job, f"logs/user/stdout/mini_batch_{index:06d}.txt", "\n".join(logs))
         if not answer.ok:
@@ -192,6 +187,18 @@ class MiniBatchRunner:
                           for i, r in zip(items, outcome["rows_per_item"])],
                 "failed_files": [f["name"] for f in failed],
                 "error": "; ".join(f"{f['name']}: {f['error']}" for f in failed)[:2000] or None}
+
+    def _fetch(self, item: dict, path: Path) -> None:
+        """Download one input for the scoring process, or tell it why the file will not come."""
+        try:
+            file = InputFile(item["name"], item["uri"], item["size"])
+            self.reader.download(file, partial_path(path), tuple(item["range"]) if item["range"] else None,
+                                 item["header_bytes"])
+            arrived(path)
+        except WorkspaceError as error:
+            unavailable(path, error.message)
+        except Exception as error:  # storage trouble: the file fails, the scoring process does not wait forever
+            unavailable(path, f"'{item['name']}' could not be downloaded: {type(error).__name__}: {error}")
 
     def _failed(self, job: dict, index: int, items: list[dict], error: str, trace: str, attempts: int) -> dict:
         names = sorted({i["name"] for i in items})

@@ -15,7 +15,7 @@ from .data_assets import DataAssetService
 from .datastores import DatastoreService
 from .defaults import DEFAULT_DATASTORE
 from .endpoints import EndpointService, merge_patch
-from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed
+from .errors import AlreadyExists, Conflict, NotFound, ReferenceNotFound, ValidationFailed
 from .job_specs import InvokeRequest, OutputSpec
 from .models import ModelRegistry
 from .names import check_asset_name
@@ -171,11 +171,15 @@ class JobService:
 
     def record_mini_batch(self, name: str, index: int, result: dict) -> bool:
         """Store one mini-batch's result; the job's live counts move only the first time it is stored."""
-        previous = self.mini_batches.find(name, f"{index:08d}")
         body = {"index": index, **result}
-        self.mini_batches.upsert(name, f"{index:08d}", body)
-        if previous is not None and previous.body.get("status") == result.get("status"):
-            return False
+        try:  # the first result of a mini-batch: one write
+            self.mini_batches.create(name, f"{index:08d}", body, "Mini-batch", f"{name}/{index}")
+            previous = None
+        except AlreadyExists:  # a repeated delivery or a run after a crash
+            previous = self.mini_batches.find(name, f"{index:08d}")
+            self.mini_batches.upsert(name, f"{index:08d}", body)
+            if previous is not None and previous.body.get("status") == result.get("status"):
+                return False
 
         def change(job: dict) -> dict:
             counts = dict(job["counts"])

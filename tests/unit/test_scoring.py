@@ -1,0 +1,115 @@
+"""The scoring core without a host: readers per format, files handed over while they download, and a
+mini-batch's outputs (CSV rows always, Parquet only when asked or when a column has no CSV form)."""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from scoring.arriving_files import arrived, partial_path, unavailable, wait_for
+from scoring.errors import ScoringUserError
+from scoring.mini_batch import Item, csv_rows_path, score_mini_batch
+from scoring.readers import read_table
+from scoring.scorers import CustomScriptScorer, ScorerSpec, predictions_frame
+
+
+class DoublingScorer:
+    """Predicts twice column x of each file."""
+
+    def score_file(self, path: Path, name: str) -> pd.DataFrame:
+        frame = read_table(path, name)
+        return predictions_frame(frame["x"].to_numpy() * 2, len(frame), name)
+
+
+def write_csv(path: Path, values) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"x": values}).to_csv(path, index=False)
+    return path
+
+
+def test_csv_takes_the_signature_types_and_tsv_its_tabs(tmp_path):
+    csv = write_csv(tmp_path / "a.csv", [1.5, 2.5])
+    assert read_table(csv, "a.csv", {"x": "float32"})["x"].dtype == np.float32
+    tsv = tmp_path / "b.tsv"
+    tsv.write_text("x\ty\n1\tz\n")
+    assert read_table(tsv, "b.tsv").to_dict("records") == [{"x": 1, "y": "z"}]
+
+
+def test_a_value_that_is_not_of_the_column_type_names_the_file(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x\n1.0\nnot-a-number\n")
+    with pytest.raises(ScoringUserError, match="'bad.csv' cannot be read as csv"):
+        read_table(bad, "bad.csv", {"x": "float64"})
+
+
+def test_an_unsupported_file_type_is_refused_by_name(tmp_path):
+    with pytest.raises(ScoringUserError, match="'.png' of 'photo.png' is not supported"):
+        read_table(tmp_path / "photo.png", "photo.png")
+
+
+def test_the_scoring_waits_for_a_file_still_downloading(tmp_path):
+    target = tmp_path / "late.csv"
+
+    def download_later():
+        time.sleep(0.2)
+        write_csv(partial_path(target), [1.0])
+        arrived(target)
+
+    threading.Thread(target=download_later).start()
+    wait_for(target)
+    assert target.exists() and not partial_path(target).exists()
+
+
+def test_a_file_that_cannot_be_downloaded_stops_the_wait_with_the_reason(tmp_path):
+    target = tmp_path / "gone" / "missing.csv"
+    unavailable(target, "The input azureml://datastores/d/paths/missing.csv does not exist.")
+    with pytest.raises(ScoringUserError, match="missing.csv does not exist"):
+        wait_for(target)
+
+
+def test_a_mini_batch_writes_csv_rows_and_keeps_parquet_only_when_asked(tmp_path):
+    items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n, n + 0.5])), f"folder/{n}.csv") for n in (1, 2)]
+    for keep in (False, True):
+        part = tmp_path / f"keep-{keep}" / "part.parquet"
+        part.parent.mkdir()
+        outcome = score_mini_batch(DoublingScorer(), items, part, keep_parquet=keep)
+        assert outcome.rows == 4 and outcome.rows_per_item == [2, 2]
+        assert outcome.columns == ["file_name", "row", "prediction"]
+        assert csv_rows_path(part).read_text().splitlines() == [
+            '"folder/1.csv",0,2', '"folder/1.csv",1,3', '"folder/2.csv",0,4', '"folder/2.csv",1,5']
+        assert part.exists() is keep
+    assert pq.read_table(part).num_rows == 4
+
+
+def test_an_unavailable_file_fails_alone_and_the_others_are_scored(tmp_path):
+    good = Item(str(write_csv(tmp_path / "good.csv", [1.0])), "good.csv")
+    missing = Item(str(tmp_path / "missing.csv"), "missing.csv")
+    unavailable(Path(missing.path), "'missing.csv' could not be downloaded: timeout")
+    outcome = score_mini_batch(DoublingScorer(), [missing, good], tmp_path / "part.parquet", keep_parquet=False)
+    assert outcome.succeeded == ["good.csv"] and outcome.rows_per_item == [0, 1]
+    assert [(f.name, f.error) for f in outcome.failed] == [("missing.csv", "'missing.csv' could not be downloaded: "
+                                                                           "timeout")]
+
+
+def test_a_scoring_script_runs_on_the_files_that_arrived(tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "score.py").write_text(
+        "import os\n"
+        "def init():\n    pass\n"
+        "def run(mini_batch):\n    return [os.path.basename(p) for p in mini_batch]\n")
+    scorer = CustomScriptScorer(ScorerSpec(kind="custom", model_dir=str(tmp_path), code_dir=str(code),
+                                           scoring_script="score.py"))
+    first = Item(str(write_csv(tmp_path / "a.csv", [1.0])), "a.csv")
+    lost = Item(str(tmp_path / "b.csv"), "b.csv")
+    third = Item(str(write_csv(tmp_path / "c.csv", [1.0])), "c.csv")
+    unavailable(Path(lost.path), "gone")
+    outcome = score_mini_batch(scorer, [first, lost, third], tmp_path / "part.parquet")
+    assert outcome.succeeded == ["a.csv", "c.csv"] and [f.name for f in outcome.failed] == ["b.csv"]
+    assert outcome.rows_per_item == [2, 0, 0]
+    assert pq.read_table(tmp_path / "part.parquet").column("prediction").to_pylist() == ["a.csv", "c.csv"]
