@@ -57,7 +57,8 @@ def scoring_threads(job: dict) -> int:
 # -- prepare ---------------------------------------------------------------------------------------
 def prepare_job(workspace: Workspace, name: str) -> dict:
     jobs = workspace.jobs
-    job = jobs.set_status(name, "Preparing").body
+    record = jobs.set_status(name, "Preparing")
+    job = record.body
     if job["status"] != "Preparing":
         return {"proceed": False}
     try:
@@ -79,7 +80,7 @@ def prepare_job(workspace: Workspace, name: str) -> dict:
         workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
             f"{internal_prefix(name)}plan.json", json.dumps(plan), overwrite=True)
         counts = {**job["counts"], "files": len(files), "mini_batches": len(plan)}
-        job = jobs.set_status(name, "Running", counts=counts).body
+        job = jobs.set_status(name, "Running", known=record, counts=counts).body
         job_logs.write_overview(workspace, job, "Scoring started.")
     except UserError as error:
         fail(workspace, name, error.code, error.message)
@@ -241,11 +242,12 @@ def _summary(result: dict) -> dict:
 # -- finish ----------------------------------------------------------------------------------------
 def finish_job(workspace: Workspace, name: str, stopped: dict | None = None) -> dict:
     jobs = workspace.jobs
-    job = jobs.get(name).body
+    record = jobs.get(name)
+    job = record.body
     if job["status"] in ("Completed", "Failed", "Canceled"):
         return {"status": job["status"]}
     if job["status"] == "CancelRequested":
-        job = jobs.set_status(name, "Canceled").body
+        job = jobs.set_status(name, "Canceled", known=record).body
         job_logs.write_overview(workspace, job, "The job was canceled.")
         return {"status": "Canceled"}
     results = jobs.mini_batch_results(name)
@@ -258,7 +260,7 @@ def finish_job(workspace: Workspace, name: str, stopped: dict | None = None) -> 
                      "message": f"{counts['files_failed']} files failed, more than error_threshold {threshold}; "
                                 "see logs/user/error.txt."}
         if error is None and job["settings"]["output_action"] == "append_row":
-            jobs.set_status(name, "Finalizing", counts=counts)
+            record = jobs.set_status(name, "Finalizing", known=record, counts=counts)
             assemble_predictions(workspace, job, results, INTERNAL_CONTAINER, parts_prefix(name))
     except UserError as failure:
         error = {"code": failure.code, "message": failure.message}
@@ -266,7 +268,7 @@ def finish_job(workspace: Workspace, name: str, stopped: dict | None = None) -> 
         error = {"code": "SystemError", "message": f"Assembling the outputs failed: {failure}"}
         traceback.print_exc()
     status = "Failed" if error else "Completed"
-    job = jobs.set_status(name, status, counts=counts, error=error).body
+    job = jobs.set_status(name, status, known=record, counts=counts, error=error).body
     job_logs.write_error_summary(workspace, job, results)
     job_logs.write_overview(workspace, job, error["message"] if error else "The job completed.")
     delete_prefix(workspace.storage.container(INTERNAL_CONTAINER), internal_prefix(name))

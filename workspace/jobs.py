@@ -142,11 +142,14 @@ class JobService:
         return sorted((r.body for r in self.mini_batches.list(name)), key=lambda b: b["index"])
 
     # -- changes ------------------------------------------------------------------------------------
-    def update(self, name: str, change) -> Record:
-        """Apply change(body) -> body with ETag retries; a finished job is never changed again."""
+    def update(self, name: str, change, known: Record | None = None) -> Record:
+        """Apply change(body) -> body with ETag retries; a finished job is never changed again. known: the
+        record as its caller last read or wrote it, tried first to save a read (a stale one costs a retry)."""
+        hint = [known]
 
         def attempt() -> Record:
-            record = self.get(name)
+            record = hint.pop() if hint and hint[0] is not None else self.get(name)
+            hint.clear()
             if record.body["status"] in TERMINAL:
                 return record
             return self.table.replace(PARTITION, name, change(dict(record.body)), record.etag, "Job", name,
@@ -154,7 +157,7 @@ class JobService:
 
         return update_with_retries(attempt, None, f"Job '{name}'")
 
-    def set_status(self, name: str, status: str, **fields) -> Record:
+    def set_status(self, name: str, status: str, known: Record | None = None, **fields) -> Record:
         def change(body: dict) -> dict:
             if body["status"] == "CancelRequested" and status not in TERMINAL:
                 return body
@@ -167,7 +170,7 @@ class JobService:
                 body["duration_seconds"] = _seconds_between(body.get("started_at") or body["created_at"], now)
             return body
 
-        return self.update(name, change)
+        return self.update(name, change, known)
 
     def record_mini_batch(self, name: str, index: int, result: dict) -> bool:
         """Store one mini-batch's result; the job's live counts move only the first time it is stored."""
