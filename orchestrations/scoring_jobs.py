@@ -7,6 +7,7 @@ when one finishes the next starts. A job stops early once more files failed than
 from __future__ import annotations
 
 import os
+import threading
 
 import azure.durable_functions as df
 
@@ -18,6 +19,7 @@ bp = df.Blueprint()
 SLICE_SIZE_SETTING = "BATCH_SLICE_SIZE"
 DEFAULT_SLICE_SIZE = 200
 _runner: MiniBatchRunner | None = None
+_runner_lock = threading.Lock()
 
 
 def slice_size() -> int:
@@ -97,10 +99,16 @@ def prepare_scoring_job(job: str) -> dict:
 
 @bp.activity_trigger(input_name="task")
 def score_mini_batch(task: dict) -> dict:
+    return mini_batch_runner().run(task["job"], task["index"])
+
+
+def mini_batch_runner() -> MiniBatchRunner:
+    """One per worker process, shared by the activities the host runs on its threads."""
     global _runner
-    if _runner is None:
-        _runner = MiniBatchRunner(current_workspace())
-    return _runner.run(task["job"], task["index"])
+    with _runner_lock:
+        if _runner is None:
+            _runner = MiniBatchRunner(current_workspace())
+        return _runner
 
 
 @bp.activity_trigger(input_name="task")

@@ -8,8 +8,11 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 from .errors import ScoringSystemError
 
@@ -88,3 +91,29 @@ class ScoringProcess:
                 stream.close()
             except OSError:
                 pass
+
+
+class ScoringPool:
+    """The scoring processes of one caller process. The Functions host may run several activities at once on
+    threads of one worker process; each mini-batch borrows a process of its own, preferably one that already
+    holds its model, so the pool grows to the mini-batches that ran at once and no further."""
+
+    def __init__(self):
+        self._idle: list[ScoringProcess] = []
+        self._lock = threading.Lock()
+        self.size = 0
+
+    @contextmanager
+    def borrowed(self, key: str) -> Iterator[ScoringProcess]:
+        with self._lock:
+            process = next((p for p in self._idle if p.key == key), None) or next(iter(self._idle), None)
+            if process is None:
+                process = ScoringProcess()
+                self.size += 1
+            else:
+                self._idle.remove(process)
+        try:
+            yield process
+        finally:
+            with self._lock:
+                self._idle.append(process)

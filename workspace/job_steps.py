@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
+import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 
 from scoring.arriving_files import arrived, partial_path, unavailable
-from scoring.isolation import ScoringProcess
+from scoring.isolation import ScoringPool
 from scoring.mini_batch import csv_rows_path
 from scoring.scorers import ScorerSpec
 
@@ -30,6 +32,7 @@ from .service import Workspace
 INTERNAL_CONTAINER = "batch-jobs-internal"
 SPLIT_BYTES_SETTING = "BATCH_SPLIT_BYTES"
 DOWNLOAD_THREADS = 4
+PLANS_KEPT = 4
 
 
 def internal_prefix(job: str) -> str:
@@ -97,15 +100,17 @@ def fail(workspace: Workspace, name: str, code: str, message: str) -> dict:
 
 # -- score one mini-batch --------------------------------------------------------------------------
 class MiniBatchRunner:
-    """Lives as long as its worker process: the plan, model and code folders are fetched once, and the
-    scoring process keeps the loaded model between mini-batches."""
+    """Lives as long as its worker process and is shared by the activities it runs at once: the plan, model
+    and code folders are fetched once, and the scoring processes keep their loaded models between
+    mini-batches."""
 
     def __init__(self, workspace: Workspace):
         self.workspace = workspace
         self.reader = InputReader(workspace.datastores)
-        self.process = ScoringProcess()
+        self.scoring = ScoringPool()
         self.plans: dict[str, list] = {}
         self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
+        self._lock = threading.Lock()
 
     def run(self, name: str, index: int) -> dict:
         jobs = self.workspace.jobs
@@ -124,11 +129,14 @@ class MiniBatchRunner:
         return _summary(result)
 
     def _plan(self, name: str) -> list:
-        if name not in self.plans:
+        plan = self.plans.get(name)
+        if plan is None:
             blob = self.workspace.storage.container(INTERNAL_CONTAINER).download_blob(
                 f"{internal_prefix(name)}plan.json")
-            self.plans = {name: json.loads(blob.readall())}  # one job's plan at a time
-        return self.plans[name]
+            plan = json.loads(blob.readall())
+            with self._lock:  # the plans of the jobs running now, and no older ones
+                self.plans = {**dict(list(self.plans.items())[-(PLANS_KEPT - 1):]), name: plan}
+        return plan
 
     def _score(self, job: dict, index: int, items: list[dict], temp: Path) -> dict:
         try:
@@ -148,13 +156,13 @@ class MiniBatchRunner:
             "summary_dir": str(summary_dir), "logging_level": settings["logging_level"],
         }
         attempts, answer, logs = 0, None, []
-        with ThreadPoolExecutor(DOWNLOAD_THREADS) as downloads:  # the scoring starts on the first file to arrive
-            for item, path in zip(items, paths):
+        with ThreadPoolExecutor(DOWNLOAD_THREADS) as downloads, self.scoring.borrowed(request["key"]) as process:
+            for item, path in zip(items, paths):  # the scoring starts on the first file to arrive
                 downloads.submit(self._fetch, item, path)
             for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
                 part.unlink(missing_ok=True)
                 csv_rows_path(part).unlink(missing_ok=True)
-                answer = self.process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
+                answer = process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
                 if answer.log:
                     logs.append(f"--- attempt {attempts} ---\n{answer.log}")
                 if answer.ok and not answer.outcome["failed"]:
@@ -223,9 +231,12 @@ class MiniBatchRunner:
         target = self.cache_dir / key
         if not target.exists():
             location = parse_datastore_uri(uri, "path")
-            staging = self.cache_dir / f".{key}.{os.getpid()}"
+            staging = self.cache_dir / f".{key}.{threading.get_ident()}"
             download_prefix(self.workspace.datastores.container(location.datastore), location.path, staging)
-            staging.rename(target)
+            try:
+                staging.rename(target)
+            except OSError:  # another activity of this process fetched it first
+                shutil.rmtree(staging, ignore_errors=True)
         return target
 
 

@@ -1,10 +1,11 @@
 """Activity functions in worker processes, at least once.
 
-Each worker process loads the app once (so caches such as loaded models live as long as the worker),
-takes one work item at a time from `<hub>-workitems`, runs it, sends the result to the orchestration's
-control queue, and only then deletes the work item. While an activity runs its message's visibility is
-extended; if the worker dies the message reappears after the visibility timeout and runs again. The
-orchestration records the first result only.
+Each worker process loads the app once (so caches such as loaded models live as long as the worker);
+each of its activity threads (PYTHON_THREADPOOL_THREAD_COUNT, 1 unless set) takes one work item at a time
+from `<hub>-workitems`, runs it, sends the result to the orchestration's control queue, and only then
+deletes the work item. While an activity runs its message's visibility is extended; if the worker dies the
+message reappears after the visibility timeout and runs again. The orchestration records the first result
+only.
 """
 from __future__ import annotations
 
@@ -102,10 +103,22 @@ class Signals:
         return counter.value
 
 
+THREADS_SETTING = "PYTHON_THREADPOOL_THREAD_COUNT"
+
+
+def activity_threads() -> int:
+    """Activities run at once in one worker process: the Python worker's thread pool setting, 1 if unset."""
+    try:
+        return max(1, int(os.environ.get(THREADS_SETTING) or 1))
+    except ValueError:
+        return 1
+
+
 def worker_main(options: dict, signals: Signals) -> None:
-    """Entry point of one worker process."""
+    """Entry point of one worker process: like the Functions Python worker, it runs sync activities on
+    PYTHON_THREADPOOL_THREAD_COUNT threads (1 unless set), each taking its own work items."""
     stop_requested = threading.Event()
-    for number in (signal.SIGINT, signal.SIGTERM):  # finish the running activity, then leave
+    for number in (signal.SIGINT, signal.SIGTERM):  # finish the running activities, then leave
         signal.signal(number, lambda *_: stop_requested.set())
     configure_logging(options.get("log_level", "INFO"), prefix=f"[worker {os.getpid()}] ")
     for key, value in options.get("environment", {}).items():
@@ -114,52 +127,71 @@ def worker_main(options: dict, signals: Signals) -> None:
 
     app_dir = Path(options["app_dir"])
     os.chdir(app_dir)
-    activities = load_app(app_dir, options["script_file"]).activities()
-    conn = expand_connection_string(options["connection_string"])
-    hub, partitions = options["hub_name"], options["partition_count"]
-    work_queue = QueueClient.from_connection_string(conn, work_item_queue_name(hub))
-    controls = [QueueClient.from_connection_string(conn, control_queue_name(hub, p)) for p in range(partitions)]
-    large = ContainerClient.from_connection_string(conn, large_messages_container(hub))
-    visibility = int(options.get("visibility_seconds", DEFAULT_VISIBILITY_SECONDS))
-    max_deliveries = int(options.get("max_deliveries", DEFAULT_MAX_DELIVERIES))
-    loop = asyncio.new_event_loop()
-    parent = os.getppid()
-    seen_work = signals.work.value
+    worker = _Worker(load_app(app_dir, options["script_file"]).activities(), options, signals, stop_requested)
+    threads = [threading.Thread(target=worker.serve, name=f"activity-{n}") for n in range(activity_threads())]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
-    def send_result(item: dict, history_event: dict) -> None:
+
+class _Worker:
+    """What a worker process's activity threads share: the app's activities and the storage clients."""
+
+    def __init__(self, activities: dict, options: dict, signals: Signals, stop_requested: threading.Event):
+        conn = expand_connection_string(options["connection_string"])
+        hub, self.partitions = options["hub_name"], options["partition_count"]
+        self.activities, self.signals, self.stop_requested = activities, signals, stop_requested
+        self.work_queue = QueueClient.from_connection_string(conn, work_item_queue_name(hub))
+        self.controls = [QueueClient.from_connection_string(conn, control_queue_name(hub, p))
+                         for p in range(self.partitions)]
+        self.large = ContainerClient.from_connection_string(conn, large_messages_container(hub))
+        self.visibility = int(options.get("visibility_seconds", DEFAULT_VISIBILITY_SECONDS))
+        self.max_deliveries = int(options.get("max_deliveries", DEFAULT_MAX_DELIVERIES))
+        self.parent = os.getppid()
+
+    def running(self) -> bool:  # a worker does not outlive its host
+        return not (self.signals.stopping.value or self.stop_requested.is_set()) and os.getppid() == self.parent
+
+    def send_result(self, item: dict, history_event: dict) -> None:
         body = {**control_message(item["ExecutionId"], history_event), "InstanceId": item["InstanceId"]}
         text, blob = encode_message(body)
         if blob:
-            large.upload_blob(blob[0], blob[1], overwrite=True)
-        partition = partition_of(item["InstanceId"], partitions)
-        controls[partition].send_message(text, time_to_live=-1)
-        signals.bump_results(partition)
+            self.large.upload_blob(blob[0], blob[1], overwrite=True)
+        partition = partition_of(item["InstanceId"], self.partitions)
+        self.controls[partition].send_message(text, time_to_live=-1)
+        self.signals.bump_results(partition)
 
-    def running() -> bool:  # a worker does not outlive its host
-        return not (signals.stopping.value or stop_requested.is_set()) and os.getppid() == parent
+    def serve(self) -> None:
+        """One activity thread: take a work item, run it, send its result, and only then delete it."""
+        loop = asyncio.new_event_loop()  # async activities of this thread
+        seen_work = self.signals.work.value
+        while self.running():
+            try:
+                messages = list(self.work_queue.receive_messages(max_messages=1, visibility_timeout=self.visibility))
+            except Exception:
+                log.exception("work item queue could not be read")
+                messages = []
+            if not messages:
+                seen_work = self.signals.wait_for_change(self.signals.work, seen_work, IDLE_POLL_SECONDS)
+                continue
+            self.run_item(messages[0], loop)
 
-    while running():
-        try:
-            messages = list(work_queue.receive_messages(max_messages=1, visibility_timeout=visibility))
-        except Exception:
-            log.exception("work item queue could not be read")
-            messages = []
-        if not messages:
-            seen_work = signals.wait_for_change(signals.work, seen_work, IDLE_POLL_SECONDS)
-            continue
-        message = messages[0]
+    def run_item(self, message, loop: asyncio.AbstractEventLoop) -> None:
         blob_name = message_blob_name(message.content)
-        item = json.loads(large.download_blob(blob_name).readall() if blob_name else message.content)
-        spec = activities.get(item["Name"])
+        item = json.loads(self.large.download_blob(blob_name).readall() if blob_name else message.content)
+        spec = self.activities.get(item["Name"])
         invocation_id = str(uuid.uuid4())
-        if message.dequeue_count > max_deliveries:
-            reason = f"activity '{item['Name']}' abandoned after {max_deliveries} deliveries (its worker kept dying)"
+        if message.dequeue_count > self.max_deliveries:
+            reason = (f"activity '{item['Name']}' abandoned after {self.max_deliveries} deliveries "
+                      "(its worker kept dying)")
             log.error("Executed 'Functions.%s' (Failed, Id=%s): %s", item["Name"], invocation_id, reason)
-            send_result(item, task_failed(item["TaskId"], reason, None))
+            self.send_result(item, task_failed(item["TaskId"], reason, None))
         elif spec is None:
-            send_result(item, task_failed(item["TaskId"], f"The activity function '{item['Name']}' doesn't exist.", None))
+            self.send_result(item, task_failed(item["TaskId"], f"The activity function '{item['Name']}' doesn't exist.",
+                                               None))
         else:
-            heartbeat = _Heartbeat(work_queue, message, visibility)
+            heartbeat = _Heartbeat(self.work_queue, message, self.visibility)
             heartbeat.start()
             log.info("Executing 'Functions.%s' (Reason='(null)', Id=%s)", spec.name, invocation_id)
             started = time.perf_counter()
@@ -173,9 +205,9 @@ def worker_main(options: dict, signals: Signals) -> None:
             heartbeat.finish()
             elapsed = (time.perf_counter() - started) * 1000
             log.info("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", spec.name, label, invocation_id, elapsed)
-            send_result(item, outcome)
+            self.send_result(item, outcome)
         try:
-            work_queue.delete_message(message)
+            self.work_queue.delete_message(message)
         except (ResourceNotFoundError, HttpResponseError):
             pass  # its visibility ran out and another worker has it: that run's result will be a duplicate
 

@@ -98,7 +98,8 @@ class OrchestrationDispatcher:
         await asyncio.gather(*(self._run_partition(p, stopping) for p in range(self.hub.partition_count)))
 
     async def _run_partition(self, partition: int, stopping: asyncio.Event) -> None:
-        """Poll when told to (or every IDLE_POLL_SECONDS), and straight again while messages keep coming."""
+        """Poll when told to (or every IDLE_POLL_SECONDS), and straight again after a full batch. A batch
+        that was not full emptied the queue: what was sent since came with a notice, still set."""
         queue = self.hub.control_queues[partition]
         wake = self._wakes[partition]
         while not stopping.is_set():
@@ -108,18 +109,17 @@ class OrchestrationDispatcher:
             except Exception:
                 log.exception("control queue %s could not be read", queue.queue_name)
                 received = []
-            if not received:
-                try:
-                    await asyncio.wait_for(wake.wait(), IDLE_POLL_SECONDS)
-                except asyncio.TimeoutError:
-                    pass
-                continue
             by_instance: dict[str, list] = defaultdict(list)
             for message, body in received:
                 by_instance[body["InstanceId"]].append((message, body))
             await asyncio.gather(
                 *(self._process_safely(queue, iid, items) for iid, items in by_instance.items())
             )
+            if len(received) < CONTROL_BATCH:
+                try:
+                    await asyncio.wait_for(wake.wait(), IDLE_POLL_SECONDS)
+                except asyncio.TimeoutError:
+                    pass
 
     async def _process_safely(self, queue, instance_id: str, items: list) -> None:
         try:

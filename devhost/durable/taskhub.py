@@ -24,7 +24,7 @@ from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
 
-from ..storage import expand_connection_string
+from ..storage import expand_connection_string, receive_page
 from .history import EventType
 from .payloads import (
     blob_fields,
@@ -210,13 +210,8 @@ class TaskHub:
         await self._send(self.work_items, body)
 
     async def receive(self, queue, max_messages: int, visibility_seconds: int) -> list[tuple[Any, dict]]:
-        received = []
-        pages = queue.receive_messages(
-            max_messages=max_messages, messages_per_page=max_messages, visibility_timeout=visibility_seconds
-        )
-        async for message in pages:
-            received.append((message, await self.decode(message.content)))
-        return received
+        return [(message, await self.decode(message.content))
+                for message in await receive_page(queue, max_messages, visibility_seconds)]
 
     async def decode(self, text: str) -> dict:
         blob_name = message_blob_name(text)

@@ -12,6 +12,7 @@ from azure.storage.queue.aio import QueueClient
 
 from ..app_loader import FunctionSpec
 from ..invoker import InvocationFailed
+from ..storage import receive_page
 from .common import close_quietly, connection_string_for, extra_arguments, resolve_setting_references
 
 log = logging.getLogger("devhost.queue")
@@ -52,8 +53,7 @@ class QueueListener:
         delay = POLL_SECONDS[0]
         while not self.host.stopping.is_set():
             try:
-                messages = [m async for m in self.queue.receive_messages(
-                    max_messages=BATCH, messages_per_page=BATCH, visibility_timeout=VISIBILITY_SECONDS)]
+                messages = await receive_page(self.queue, BATCH, VISIBILITY_SECONDS)
             except Exception:
                 log.exception("queue trigger %s: polling failed", self.spec.name)
                 messages = []

@@ -473,3 +473,46 @@ def test_a_job_of_many_mini_batches_runs_in_slices_with_bounded_histories(produc
     slices = [k for k in sizes if ":slice:" in k]
     assert len(slices) == 60 // SLICE_SIZE
     assert max(sizes.values()) < 12 * SLICE_SIZE + 40, sizes
+
+
+SLOW_SCRIPT = """
+import os
+import time
+from pathlib import Path
+
+import pandas as pd
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    started = time.time()
+    time.sleep(1.5)
+    return pd.DataFrame([{"file": Path(p).name, "scorer": os.getpid(), "started": started, "ended": time.time()}
+                         for p in mini_batch])
+"""
+
+
+def test_activities_on_threads_of_one_worker_process_score_in_scoring_processes_of_their_own(
+        azurite, artifacts_dir, storage, mlflow_model, tmp_path):
+    """As the Functions Python worker does with PYTHON_THREADPOOL_THREAD_COUNT: two mini-batches at once in one
+    process, each in its own scoring process, both right."""
+    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, workers=1, env={
+        "PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "PYTHON_THREADPOOL_THREAD_COUNT": "2"})
+    runtime.start()
+    try:
+        assert "activity workers: 1" in runtime.log_text()
+        source = upload_csvs(storage, unique("threads"), input_frames(4, seed=9))
+        endpoint = custom_endpoint(runtime, tmp_path, SLOW_SCRIPT, mlflow_model,
+                                   settings={"mini_batch_size": 1, "max_concurrency_per_instance": 2})
+        job = wait_for_job(runtime, invoke(runtime, endpoint, input=source)["name"])
+        assert job["status"] == "Completed", job
+        result = predictions(runtime, job)
+    finally:
+        runtime.stop()
+    assert list(result["file"]) == [f"part-{i:03d}.csv" for i in range(4)]
+    assert result["scorer"].nunique() == 2
+    spans = sorted(zip(result["started"], result["ended"]))
+    assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans

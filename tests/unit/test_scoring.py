@@ -1,5 +1,6 @@
-"""The scoring core without a host: readers per format, files handed over while they download, and a
-mini-batch's outputs (CSV rows always, Parquet only when asked or when a column has no CSV form)."""
+"""The scoring core without a host: readers per format, files handed over while they download, a
+mini-batch's outputs (CSV rows always, Parquet only when asked or when a column has no CSV form), and the
+scoring processes lent to mini-batches running at once."""
 from __future__ import annotations
 
 import threading
@@ -13,6 +14,7 @@ import pytest
 
 from scoring.arriving_files import arrived, partial_path, unavailable, wait_for
 from scoring.errors import ScoringUserError
+from scoring.isolation import ScoringPool
 from scoring.mini_batch import Item, csv_rows_path, score_mini_batch
 from scoring.readers import read_table
 from scoring.scorers import CustomScriptScorer, ScorerSpec, predictions_frame
@@ -113,3 +115,15 @@ def test_a_scoring_script_runs_on_the_files_that_arrived(tmp_path):
     assert outcome.succeeded == ["a.csv", "c.csv"] and [f.name for f in outcome.failed] == ["b.csv"]
     assert outcome.rows_per_item == [2, 0, 0]
     assert pq.read_table(tmp_path / "part.parquet").column("prediction").to_pylist() == ["a.csv", "c.csv"]
+
+
+def test_mini_batches_at_once_borrow_scoring_processes_of_their_own_and_reuse_a_loaded_model():
+    pool = ScoringPool()
+    with pool.borrowed("model-a") as first, pool.borrowed("model-a") as second:
+        assert first is not second
+        first.key, second.key = "model-a", "model-b"
+    with pool.borrowed("model-b") as again:
+        assert again is second  # the one holding model-b, though model-a's came back first
+    with pool.borrowed("model-c") as other, pool.borrowed("model-c") as another:
+        assert {id(other), id(another)} == {id(first), id(second)}  # idle ones are reused before new ones
+    assert pool.size == 2
