@@ -2,8 +2,9 @@
 history stays bounded however many mini-batches a job has; a job of one slice scores it in its own history,
 saving the round trips of a child), finish.
 
-Within a slice at most `window` mini-batches (instance_count x max_concurrency_per_instance) are in flight;
-when one finishes the next starts. A job stops early once more files failed than error_threshold allows."""
+Within a slice at most `window` activities (instance_count x max_concurrency_per_instance) are in flight,
+each scoring a run of consecutive mini-batches one after another; when one finishes the next starts. A job
+stops early once more files failed than error_threshold allows."""
 from __future__ import annotations
 
 import os
@@ -11,7 +12,8 @@ import threading
 
 import azure.durable_functions as df
 
-from workspace.job_steps import MiniBatchRunner, finish_job, prepare_job
+from workspace.job_steps import MiniBatchRunner, finish_job, over_threshold, prepare_job
+from workspace.mini_batches import mini_batches_per_activity
 from workspace.service import current_workspace
 
 bp = df.Blueprint()
@@ -28,10 +30,6 @@ def slice_size() -> int:
 
 def slices(total: int, size: int) -> list[tuple[int, int]]:
     return [(start, min(start + size, total)) for start in range(0, total, size)]
-
-
-def over_threshold(failed_files: int, threshold: int) -> bool:
-    return threshold != -1 and failed_files > threshold
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -66,19 +64,21 @@ def score_slice(context: df.DurableOrchestrationContext):
 
 
 def score_range(context: df.DurableOrchestrationContext, task: dict):
-    """Score mini-batches start..end-1, at most window at once; stop early on cancel or error_threshold."""
+    """Score mini-batches start..end-1 with at most window activities at once, each taking a run of them;
+    stop early on cancel or error_threshold."""
     job, window, threshold = task["job"], max(1, task["window"]), task["error_threshold"]
-    failed_files = task["failed_files"]
-    upcoming = iter(range(task["start"], task["end"]))
+    failed_files, position, end = task["failed_files"], task["start"], task["end"]
     pending, stopped = [], False
     retry = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
     def schedule() -> None:
-        while not stopped and len(pending) < window:
-            index = next(upcoming, None)
-            if index is None:
-                return
-            pending.append(context.call_activity_with_retry("score_mini_batch", retry, {"job": job, "index": index}))
+        nonlocal position
+        while not stopped and len(pending) < window and position < end:
+            size = mini_batches_per_activity(end - position, window)
+            pending.append(context.call_activity_with_retry("score_mini_batches", retry, {
+                "job": job, "start": position, "end": position + size, "failed_files": failed_files,
+                "error_threshold": threshold}))
+            position += size
 
     schedule()
     while pending:
@@ -98,8 +98,9 @@ def prepare_scoring_job(job: str) -> dict:
 
 
 @bp.activity_trigger(input_name="task")
-def score_mini_batch(task: dict) -> dict:
-    return mini_batch_runner().run(task["job"], task["index"])
+def score_mini_batches(task: dict) -> dict:
+    return mini_batch_runner().run_range(task["job"], task["start"], task["end"], task["failed_files"],
+                                         task["error_threshold"])
 
 
 def mini_batch_runner() -> MiniBatchRunner:

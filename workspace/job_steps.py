@@ -52,6 +52,10 @@ def concurrency(job: dict) -> int:
     return job["resources"]["instance_count"] * job["settings"]["max_concurrency_per_instance"]
 
 
+def over_threshold(failed_files: int, threshold: int) -> bool:
+    return threshold != -1 and failed_files > threshold
+
+
 def scoring_threads(job: dict) -> int:
     """Threads per scoring process, so parallel mini-batches x threads never exceeds the cores."""
     return max(1, (os.cpu_count() or 1) // max(1, concurrency(job)))
@@ -111,6 +115,23 @@ class MiniBatchRunner:
         self.plans: dict[str, list] = {}
         self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
         self._lock = threading.Lock()
+
+    def run_range(self, name: str, start: int, end: int, failed_before: int = 0, threshold: int = -1) -> dict:
+        """Mini-batches start..end-1 one after another, each exactly as if run alone (its own retries, part,
+        logs and record); stops after a canceled one or once the job's failed files pass error_threshold."""
+        total = {"status": "succeeded", "rows": 0, "failed_files": 0}
+        for index in range(start, end):
+            summary = self.run(name, index)
+            total["rows"] += summary["rows"]
+            total["failed_files"] += summary["failed_files"]
+            if summary["status"] == "canceled":
+                total["status"] = "canceled"
+                break
+            if summary["status"] == "failed":
+                total["status"] = "failed"
+            if over_threshold(failed_before + total["failed_files"], threshold):
+                break
+        return total
 
     def run(self, name: str, index: int) -> dict:
         jobs = self.workspace.jobs
@@ -266,7 +287,7 @@ def finish_job(workspace: Workspace, name: str, stopped: dict | None = None) -> 
     threshold = job["settings"]["error_threshold"]
     error = (stopped or {}).get("error")
     try:
-        if error is None and threshold != -1 and counts["files_failed"] > threshold:
+        if error is None and over_threshold(counts["files_failed"], threshold):
             error = {"code": "ErrorThresholdExceeded",
                      "message": f"{counts['files_failed']} files failed, more than error_threshold {threshold}; "
                                 "see logs/user/error.txt."}

@@ -5,6 +5,9 @@ scorers (MLflow, ONNX), a CSV, TSV or JSON-lines file larger than `split_bytes` 
 pieces of about `split_bytes`, and each piece is a mini-batch of its own, so one big file still scores in
 parallel; each piece keeps the file's header line and its rows keep their index within the whole file.
 Parquet files and the files given to a scoring script are never cut.
+
+Each scoring activity then takes a run of consecutive mini-batches and scores them one after another (see
+`mini_batches_per_activity`).
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from typing import Callable
 from .job_inputs import InputFile
 
 DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY = 8  # bounds an activity's length and the work a crashed worker repeats
 LINE_FORMATS = (".csv", ".tsv", ".jsonl", ".json")
 HEADED_FORMATS = (".csv", ".tsv")
 
@@ -26,6 +30,14 @@ class PlannedItem:
     range: tuple[int, int] | None = None  # byte range of a piece
     header_bytes: int = 0  # length of the header line a piece needs in front
     piece: int = 0
+
+
+def mini_batches_per_activity(remaining: int, window: int,
+                              most: int = DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY) -> int:
+    """Guided self-scheduling: an activity takes its share of what is left (a quarter-round per slot), so
+    the first activities run several mini-batches back to back, sparing the orchestration's round trips
+    between them, and the last ones take one each, so the slots finish together."""
+    return max(1, min(most, -(-remaining // (2 * max(1, window)))))
 
 
 def is_splittable(file: InputFile, split_bytes: int) -> bool:

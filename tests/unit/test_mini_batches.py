@@ -1,10 +1,10 @@
-"""Planning mini-batches: files grouped in name order, big line-based files cut at line boundaries, and row
-numbers made whole-file again when the pieces are assembled."""
+"""Planning mini-batches: files grouped in name order, big line-based files cut at line boundaries, row
+numbers made whole-file again when the pieces are assembled, and the runs of mini-batches activities take."""
 from __future__ import annotations
 
 from workspace.job_inputs import InputFile
 from workspace.job_outputs import MAX_COMMITTED_BLOCKS, needs_parquet_part, row_offsets
-from workspace.mini_batches import plan_mini_batches
+from workspace.mini_batches import DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY, mini_batches_per_activity, plan_mini_batches
 
 
 def lines_of(content: bytes):
@@ -64,3 +64,11 @@ def test_only_mini_batches_the_fan_in_reads_back_keep_a_parquet_part():
     assert needs_parquet_part(no_code, [{"name": "big.csv", "range": [100, 200], "piece": 1}])
     assert needs_parquet_part({**no_code, "code_configuration": {"code": "c", "scoring_script": "s.py"}}, whole_file)
     assert needs_parquet_part({**no_code, "counts": {"mini_batches": MAX_COMMITTED_BLOCKS}}, whole_file)
+
+
+def test_an_activity_takes_a_share_of_what_is_left_so_early_runs_are_long_and_the_last_are_single():
+    assert mini_batches_per_activity(10, 2) == 3
+    assert mini_batches_per_activity(3, 2) == 1
+    assert mini_batches_per_activity(1000, 2) == DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY
+    assert mini_batches_per_activity(5, 0) == 3  # a window below one counts as one
+    assert mini_batches_per_activity(0, 4) == 1

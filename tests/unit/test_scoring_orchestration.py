@@ -1,5 +1,6 @@
-"""The scoring job's orchestrators, replayed through the real Durable SDK: slices, the in-flight window, early
-stop on error_threshold, and a job that is not to proceed."""
+"""The scoring job's orchestrators, replayed through the real Durable SDK: slices, the in-flight window of
+activities each taking a run of mini-batches, early stop on error_threshold, and a job that is not to
+proceed."""
 from __future__ import annotations
 
 import datetime as dt
@@ -35,8 +36,8 @@ def slice_input(start=0, end=5, window=2, threshold=-1, failed=0) -> dict:
                                                              "failed_files": failed}))
 
 
-def scheduled_indexes(result) -> list[int]:
-    return [json.loads(a["input"])["index"] for a in result.outgoing.activities]
+def scheduled_runs(result) -> list[tuple[int, int]]:
+    return [(json.loads(a["input"])["start"], json.loads(a["input"])["end"]) for a in result.outgoing.activities]
 
 
 def ok(rows=3) -> dict:
@@ -48,20 +49,23 @@ def test_slices_cover_every_mini_batch_once():
     assert slices(0, 4) == []
 
 
-def test_a_slice_keeps_at_most_window_mini_batches_in_flight():
-    first = episode("score_slice", [], [slice_input(window=2)])
-    assert scheduled_indexes(first) == [0, 1]
+def test_a_slice_keeps_at_most_window_activities_in_flight_each_taking_a_share_of_what_is_left():
+    first = episode("score_slice", [], [slice_input(end=10, window=2)])
+    assert scheduled_runs(first) == [(0, 3), (3, 5)]  # ceil(10/4) then ceil(7/4)
     second = episode("score_slice", first.events, [completed(1, ok())])
-    assert scheduled_indexes(second) == [2]
+    assert scheduled_runs(second) == [(5, 7)]
     third = episode("score_slice", first.events + second.events, [completed(0, ok()), completed(2, ok())])
-    assert scheduled_indexes(third) == [3, 4]
+    assert scheduled_runs(third) == [(7, 8), (8, 9)]
+    fourth = episode("score_slice", first.events + second.events + third.events, [completed(3, ok())])
+    assert scheduled_runs(fourth) == [(9, 10)]
+    assert all(json.loads(a["input"])["error_threshold"] == -1 for a in first.outgoing.activities)
 
 
 def test_a_slice_stops_scheduling_once_the_error_threshold_is_passed():
     first = episode("score_slice", [], [slice_input(window=1, threshold=1, failed=1)])
     failed = {"status": "failed", "rows": 0, "failed_files": 1}
     second = episode("score_slice", first.events, [completed(0, failed)])
-    assert second.status == "Completed" and scheduled_indexes(second) == []
+    assert second.status == "Completed" and scheduled_runs(second) == []
     assert json.loads(second.output) == {"failed_files": 2, "stopped": True}
 
 
@@ -98,10 +102,10 @@ def test_a_job_of_one_slice_scores_it_in_its_own_history():
     first = episode("score_job", [], [started])
     plan = {"proceed": True, "mini_batches": 3, "window": 2, "error_threshold": -1, "slice_size": 200}
     second = episode("score_job", first.events, [completed(0, plan)])
-    assert second.outgoing.sub_orchestrations == [] and scheduled_indexes(second) == [0, 1]
+    assert second.outgoing.sub_orchestrations == [] and scheduled_runs(second) == [(0, 1), (1, 2)]
     history = first.events + second.events
     third = episode("score_job", history, [completed(1, ok()), completed(2, ok())])
-    assert scheduled_indexes(third) == [2]
+    assert scheduled_runs(third) == [(2, 3)]
     history += third.events
     fourth = episode("score_job", history, [completed(3, ok())])
     assert [a["name"] for a in fourth.outgoing.activities] == ["finish_scoring_job"]
