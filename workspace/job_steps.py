@@ -32,7 +32,8 @@ from .service import Workspace
 INTERNAL_CONTAINER = "batch-jobs-internal"
 SPLIT_BYTES_SETTING = "BATCH_SPLIT_BYTES"
 DOWNLOAD_THREADS = 4
-PLANS_KEPT = 4
+JOBS_REMEMBERED = 4  # plans and job records kept per worker process
+RECENT_JOB_SECONDS = 1.0
 
 
 def internal_prefix(job: str) -> str:
@@ -113,6 +114,7 @@ class MiniBatchRunner:
         self.reader = InputReader(workspace.datastores)
         self.scoring = ScoringPool()
         self.plans: dict[str, list] = {}
+        self.recent_jobs: dict[str, tuple[float, dict]] = {}
         self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
         self._lock = threading.Lock()
 
@@ -135,7 +137,7 @@ class MiniBatchRunner:
 
     def run(self, name: str, index: int) -> dict:
         jobs = self.workspace.jobs
-        job = jobs.get(name).body
+        job = self._job(name)
         started = now_iso()
         if job["status"] in ("CancelRequested", "Canceled", "Failed"):
             result = {"status": "canceled", "rows": 0, "failed_files": [], "started_at": started,
@@ -146,8 +148,18 @@ class MiniBatchRunner:
         with tempfile.TemporaryDirectory(prefix="mini-batch-") as temp:
             result = self._score(job, index, items, Path(temp))
         result.update(started_at=started, ended_at=now_iso())
-        jobs.record_mini_batch(name, index, result)
+        counted = jobs.record_mini_batch(name, index, result)
+        if counted is not None:
+            self._remember(self.recent_jobs, name, (time.monotonic(), counted.body))
         return _summary(result)
+
+    def _job(self, name: str) -> dict:
+        """The job as this process last wrote it, if within RECENT_JOB_SECONDS (so a cancel is seen within
+        that time), else as stored."""
+        seen = self.recent_jobs.get(name)
+        if seen is not None and time.monotonic() - seen[0] < RECENT_JOB_SECONDS:
+            return seen[1]
+        return self.workspace.jobs.get(name).body
 
     def _plan(self, name: str) -> list:
         plan = self.plans.get(name)
@@ -155,9 +167,16 @@ class MiniBatchRunner:
             blob = self.workspace.storage.container(INTERNAL_CONTAINER).download_blob(
                 f"{internal_prefix(name)}plan.json")
             plan = json.loads(blob.readall())
-            with self._lock:  # the plans of the jobs running now, and no older ones
-                self.plans = {**dict(list(self.plans.items())[-(PLANS_KEPT - 1):]), name: plan}
+            self._remember(self.plans, name, plan)
         return plan
+
+    def _remember(self, cache: dict, name: str, value) -> None:
+        """Keep value for job name, with the latest few other jobs' values and no older ones."""
+        with self._lock:
+            cache.pop(name, None)
+            cache[name] = value
+            for old in list(cache)[:-JOBS_REMEMBERED]:
+                cache.pop(old, None)
 
     def _score(self, job: dict, index: int, items: list[dict], temp: Path) -> dict:
         try:

@@ -172,8 +172,9 @@ class JobService:
 
         return self.update(name, change, known)
 
-    def record_mini_batch(self, name: str, index: int, result: dict) -> bool:
-        """Store one mini-batch's result; the job's live counts move only the first time it is stored."""
+    def record_mini_batch(self, name: str, index: int, result: dict) -> Record | None:
+        """Store one mini-batch's result; the job's live counts move only the first time it is stored. Gives
+        the job's record as the counts left it, or None when they did not move."""
         body = {"index": index, **result}
         try:  # the first result of a mini-batch: one write
             self.mini_batches.create(name, f"{index:08d}", body, "Mini-batch", f"{name}/{index}")
@@ -182,7 +183,7 @@ class JobService:
             previous = self.mini_batches.find(name, f"{index:08d}")
             self.mini_batches.upsert(name, f"{index:08d}", body)
             if previous is not None and previous.body.get("status") == result.get("status"):
-                return False
+                return None
 
         def change(job: dict) -> dict:
             counts = dict(job["counts"])
@@ -192,8 +193,7 @@ class JobService:
             job["counts"] = counts
             return job
 
-        self.update(name, change)
-        return True
+        return self.update(name, change)
 
     def request_cancel(self, name: str) -> Record:
         record = self.get(name)

@@ -28,10 +28,11 @@ def new_job(jobs) -> str:
 def test_a_mini_batch_result_counts_once_and_a_changed_result_moves_the_counts(jobs):
     name = new_job(jobs)
     failed = {"status": "failed", "rows": 0, "failed_files": ["a.csv"]}
-    assert jobs.record_mini_batch(name, 0, failed) is True
-    assert jobs.record_mini_batch(name, 0, failed) is False  # delivered again: nothing moves
-    assert jobs.record_mini_batch(name, 0, {"status": "succeeded", "rows": 5, "failed_files": []}) is True
+    assert jobs.record_mini_batch(name, 0, failed).body["counts"]["files_failed"] == 1
+    assert jobs.record_mini_batch(name, 0, failed) is None  # delivered again: nothing moves
+    moved = jobs.record_mini_batch(name, 0, {"status": "succeeded", "rows": 5, "failed_files": []})
     counts = jobs.get(name).body["counts"]
+    assert moved.body["counts"] == counts
     assert (counts["mini_batches_done"], counts["mini_batches_failed"], counts["files_failed"],
             counts["rows_scored"]) == (1, 0, 0, 5)
     assert [r["status"] for r in jobs.mini_batch_results(name)] == ["succeeded"]
