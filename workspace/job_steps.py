@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 import traceback
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 
 from scoring.arriving_files import arrived, partial_path, unavailable
@@ -120,38 +120,56 @@ class MiniBatchRunner:
 
     def run_range(self, name: str, start: int, end: int, failed_before: int = 0, threshold: int = -1) -> dict:
         """Mini-batches start..end-1 one after another, each exactly as if run alone (its own retries, part,
-        logs and record); stops after a canceled one or once the job's failed files pass error_threshold."""
+        logs and record); stops after a canceled one or once the job's failed files pass error_threshold.
+        The next mini-batch's files download while one scores, and its record is written while the next
+        scores; all are written before this returns."""
         total = {"status": "succeeded", "rows": 0, "failed_files": 0}
-        for index in range(start, end):
-            summary = self.run(name, index)
-            total["rows"] += summary["rows"]
-            total["failed_files"] += summary["failed_files"]
-            if summary["status"] == "canceled":
-                total["status"] = "canceled"
-                break
-            if summary["status"] == "failed":
-                total["status"] = "failed"
-            if over_threshold(failed_before + total["failed_files"], threshold):
-                break
+        with ThreadPoolExecutor(DOWNLOAD_THREADS) as downloads, ThreadPoolExecutor(1) as recorder:
+            records, upcoming = [], self._inputs(name, start, downloads)
+            try:
+                for index in range(start, end):
+                    inputs = upcoming
+                    upcoming = self._inputs(name, index + 1, downloads) if index + 1 < end else None
+                    summary = self._run(name, index, inputs, recorder, records)
+                    total["rows"] += summary["rows"]
+                    total["failed_files"] += summary["failed_files"]
+                    if summary["status"] == "canceled":
+                        total["status"] = "canceled"
+                        break
+                    if summary["status"] == "failed":
+                        total["status"] = "failed"
+                    if over_threshold(failed_before + total["failed_files"], threshold):
+                        break
+            finally:
+                if upcoming is not None:
+                    upcoming.close()
+            for record in records:
+                record.result()  # a record that could not be written fails the activity, which is retried
         return total
 
-    def run(self, name: str, index: int) -> dict:
-        jobs = self.workspace.jobs
+    def _inputs(self, name: str, index: int, downloads: ThreadPoolExecutor) -> MiniBatchInputs:
+        return MiniBatchInputs(self._plan(name)[index], downloads, self._fetch)
+
+    def _run(self, name: str, index: int, inputs: MiniBatchInputs, recorder: ThreadPoolExecutor,
+             records: list) -> dict:
         job = self._job(name)
         started = now_iso()
-        if job["status"] in ("CancelRequested", "Canceled", "Failed"):
-            result = {"status": "canceled", "rows": 0, "failed_files": [], "started_at": started,
-                      "ended_at": now_iso()}
-            jobs.record_mini_batch(name, index, result)
-            return _summary(result)
-        items = self._plan(name)[index]
-        with tempfile.TemporaryDirectory(prefix="mini-batch-") as temp:
-            result = self._score(job, index, items, Path(temp))
-        result.update(started_at=started, ended_at=now_iso())
-        counted = jobs.record_mini_batch(name, index, result)
+        try:
+            if job["status"] in ("CancelRequested", "Canceled", "Failed"):
+                result = {"status": "canceled", "rows": 0, "failed_files": [], "started_at": started,
+                          "ended_at": now_iso()}
+            else:
+                result = self._score(job, index, inputs)
+                result.update(started_at=started, ended_at=now_iso())
+        finally:
+            inputs.close()
+        records.append(recorder.submit(self._record, name, index, result))
+        return _summary(result)
+
+    def _record(self, name: str, index: int, result: dict) -> None:
+        counted = self.workspace.jobs.record_mini_batch(name, index, result)
         if counted is not None:
             self._remember(self.recent_jobs, name, (time.monotonic(), counted.body))
-        return _summary(result)
 
     def _job(self, name: str) -> dict:
         """The job as this process last wrote it, if within RECENT_JOB_SECONDS (so a cancel is seen within
@@ -178,27 +196,25 @@ class MiniBatchRunner:
             for old in list(cache)[:-JOBS_REMEMBERED]:
                 cache.pop(old, None)
 
-    def _score(self, job: dict, index: int, items: list[dict], temp: Path) -> dict:
+    def _score(self, job: dict, index: int, inputs: MiniBatchInputs) -> dict:
+        items = inputs.items
         try:
             scorer = self._scorer_spec(job)
         except WorkspaceError as error:
             return self._failed(job, index, items, error.message, "", attempts=0)
         settings = job["settings"]
-        paths = [temp / "inputs" / str(number) / PurePosixPath(item["name"]).name for number, item in enumerate(items)]
-        part = temp / "part.parquet"
-        summary_dir = temp / "summary"
+        part = inputs.folder / "part.parquet"
+        summary_dir = inputs.folder / "summary"
         summary_dir.mkdir()
         request = {
             "key": _key(job, scorer), "scorer": scorer.__dict__,
-            "items": [{"path": str(path), "name": item["name"]} for path, item in zip(paths, items)],
+            "items": [{"path": str(path), "name": item["name"]} for path, item in zip(inputs.paths, items)],
             "part_path": str(part) if settings["output_action"] == "append_row" else None,
             "keep_parquet": needs_parquet_part(job, items),
             "summary_dir": str(summary_dir), "logging_level": settings["logging_level"],
         }
         attempts, answer, logs = 0, None, []
-        with ThreadPoolExecutor(DOWNLOAD_THREADS) as downloads, self.scoring.borrowed(request["key"]) as process:
-            for item, path in zip(items, paths):  # the scoring starts on the first file to arrive
-                downloads.submit(self._fetch, item, path)
+        with self.scoring.borrowed(request["key"]) as process:  # it starts on the first file to arrive
             for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
                 part.unlink(missing_ok=True)
                 csv_rows_path(part).unlink(missing_ok=True)
@@ -278,6 +294,24 @@ class MiniBatchRunner:
             except OSError:  # another activity of this process fetched it first
                 shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+class MiniBatchInputs:
+    """A mini-batch's input files, downloading into a folder of its own from the moment it is planned to run,
+    so they can arrive while the mini-batch before it scores."""
+
+    def __init__(self, items: list[dict], downloads: ThreadPoolExecutor, fetch):
+        self.items = items
+        self.folder = Path(tempfile.mkdtemp(prefix="mini-batch-"))
+        self.paths = [self.folder / "inputs" / str(number) / PurePosixPath(item["name"]).name
+                      for number, item in enumerate(items)]
+        self.downloads = [downloads.submit(fetch, item, path) for item, path in zip(items, self.paths)]
+
+    def close(self) -> None:
+        for download in self.downloads:
+            download.cancel()
+        wait(self.downloads)
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _key(job: dict, spec: ScorerSpec) -> str:
