@@ -34,10 +34,10 @@ class PlannedItem:
 
 def mini_batches_per_activity(remaining: int, window: int,
                               most: int = DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY) -> int:
-    """Guided self-scheduling: an activity takes its share of what is left (a quarter-round per slot), so
-    the first activities run several mini-batches back to back, sparing the orchestration's round trips
-    between them, and the last ones take one each, so the slots finish together."""
-    return max(1, min(most, -(-remaining // (2 * max(1, window)))))
+    """Guided self-scheduling: an activity takes its slot's share of what is left, so the first activities
+    run several mini-batches back to back, sparing the orchestration's round trips between them, and the
+    last ones take one each, so the slots finish together."""
+    return max(1, min(most, -(-remaining // max(1, window))))
 
 
 def is_splittable(file: InputFile, split_bytes: int) -> bool:

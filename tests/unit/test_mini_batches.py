@@ -67,8 +67,9 @@ def test_only_mini_batches_the_fan_in_reads_back_keep_a_parquet_part():
 
 
 def test_an_activity_takes_a_share_of_what_is_left_so_early_runs_are_long_and_the_last_are_single():
-    assert mini_batches_per_activity(10, 2) == 3
-    assert mini_batches_per_activity(3, 2) == 1
+    assert mini_batches_per_activity(10, 2) == 5
+    assert mini_batches_per_activity(5, 2) == 3
+    assert mini_batches_per_activity(2, 2) == 1
     assert mini_batches_per_activity(1000, 2) == DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY
-    assert mini_batches_per_activity(5, 0) == 3  # a window below one counts as one
+    assert mini_batches_per_activity(5, 0) == 5  # a window below one counts as one
     assert mini_batches_per_activity(0, 4) == 1

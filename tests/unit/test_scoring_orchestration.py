@@ -51,13 +51,13 @@ def test_slices_cover_every_mini_batch_once():
 
 def test_a_slice_keeps_at_most_window_activities_in_flight_each_taking_a_share_of_what_is_left():
     first = episode("score_slice", [], [slice_input(end=10, window=2)])
-    assert scheduled_runs(first) == [(0, 3), (3, 5)]  # ceil(10/4) then ceil(7/4)
+    assert scheduled_runs(first) == [(0, 5), (5, 8)]  # ceil(10/2) then ceil(5/2)
     second = episode("score_slice", first.events, [completed(1, ok())])
-    assert scheduled_runs(second) == [(5, 7)]
-    third = episode("score_slice", first.events + second.events, [completed(0, ok()), completed(2, ok())])
-    assert scheduled_runs(third) == [(7, 8), (8, 9)]
-    fourth = episode("score_slice", first.events + second.events + third.events, [completed(3, ok())])
-    assert scheduled_runs(fourth) == [(9, 10)]
+    assert scheduled_runs(second) == [(8, 9)]
+    third = episode("score_slice", first.events + second.events, [completed(2, ok())])
+    assert scheduled_runs(third) == [(9, 10)]
+    fourth = episode("score_slice", first.events + second.events + third.events, [completed(0, ok())])
+    assert scheduled_runs(fourth) == [] and fourth.status == "Running"
     assert all(json.loads(a["input"])["error_threshold"] == -1 for a in first.outgoing.activities)
 
 
@@ -102,12 +102,12 @@ def test_a_job_of_one_slice_scores_it_in_its_own_history():
     first = episode("score_job", [], [started])
     plan = {"proceed": True, "mini_batches": 3, "window": 2, "error_threshold": -1, "slice_size": 200}
     second = episode("score_job", first.events, [completed(0, plan)])
-    assert second.outgoing.sub_orchestrations == [] and scheduled_runs(second) == [(0, 1), (1, 2)]
+    assert second.outgoing.sub_orchestrations == [] and scheduled_runs(second) == [(0, 2), (2, 3)]
     history = first.events + second.events
-    third = episode("score_job", history, [completed(1, ok()), completed(2, ok())])
-    assert scheduled_runs(third) == [(2, 3)]
+    third = episode("score_job", history, [completed(2, ok())])
+    assert scheduled_runs(third) == []
     history += third.events
-    fourth = episode("score_job", history, [completed(3, ok())])
+    fourth = episode("score_job", history, [completed(1, ok())])
     assert [a["name"] for a in fourth.outgoing.activities] == ["finish_scoring_job"]
 
 
