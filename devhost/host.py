@@ -13,7 +13,7 @@ from azure.storage.blob import BlobServiceClient
 
 from .app_loader import load_app
 from .config import apply_local_settings, read_host_settings, script_file_name
-from .durable.activities import ActivityWorkerPool
+from .durable.activities import ActivityWorkerPool, activity_threads
 from .durable.dispatcher import OrchestrationDispatcher
 from .durable.management import ManagementApi, client_binding
 from .durable.taskhub import TaskHub
@@ -88,7 +88,10 @@ class Host:
                 "visibility_seconds": self.activity_visibility_seconds,
                 "log_level": logging.getLevelName(logging.getLogger().level),
             }
-            self.pool = ActivityWorkerPool(options, durable.max_concurrent_activities or self.workers)
+            processes = self.workers
+            if durable.max_concurrent_activities:  # activities at once = processes x threads each
+                processes = max(1, -(-durable.max_concurrent_activities // activity_threads()))
+            self.pool = ActivityWorkerPool(options, processes)
             self.pool.start()
         on_work = self.pool.notify_work if self.pool else (lambda: None)
         self.dispatcher = OrchestrationDispatcher(self.hub, orchestrators, on_work_sent=on_work)

@@ -34,6 +34,7 @@ SPLIT_BYTES_SETTING = "BATCH_SPLIT_BYTES"
 DOWNLOAD_THREADS = 4
 JOBS_REMEMBERED = 4  # plans and job records kept per worker process
 RECENT_JOB_SECONDS = 1.0
+STOPPED = ("CancelRequested", "Canceled", "Failed")  # a mini-batch of such a job is not scored
 
 
 def internal_prefix(job: str) -> str:
@@ -120,17 +121,22 @@ class MiniBatchRunner:
 
     def run_range(self, name: str, start: int, end: int, failed_before: int = 0, threshold: int = -1) -> dict:
         """Mini-batches start..end-1 one after another, each exactly as if run alone (its own retries, part,
-        logs and record); stops after a canceled one or once the job's failed files pass error_threshold.
+        logs and record); stops after a canceled one or once the failed files (this run's, those known when
+        it was scheduled, or the job's recorded count) pass error_threshold.
         The next mini-batch's files download while one scores, and its record is written while the next
         scores; all are written before this returns."""
         total = {"status": "succeeded", "rows": 0, "failed_files": 0}
         with ThreadPoolExecutor(DOWNLOAD_THREADS) as downloads, ThreadPoolExecutor(1) as recorder:
-            records, upcoming = [], self._inputs(name, start, downloads)
+            records, prepared = [], [self._inputs(name, start, downloads)]  # inputs downloading, oldest first
             try:
                 for index in range(start, end):
-                    inputs = upcoming
-                    upcoming = self._inputs(name, index + 1, downloads) if index + 1 < end else None
-                    summary = self._run(name, index, inputs, recorder, records)
+                    job = self._job(name)
+                    failed = max(failed_before + total["failed_files"], job["counts"].get("files_failed", 0))
+                    if job["status"] not in STOPPED and over_threshold(failed, threshold):
+                        break  # the job's other runs have failed enough files already
+                    if index + 1 < end:
+                        prepared.append(self._inputs(name, index + 1, downloads))
+                    summary = self._run(job, index, prepared.pop(0), recorder, records)
                     total["rows"] += summary["rows"]
                     total["failed_files"] += summary["failed_files"]
                     if summary["status"] == "canceled":
@@ -141,8 +147,8 @@ class MiniBatchRunner:
                     if over_threshold(failed_before + total["failed_files"], threshold):
                         break
             finally:
-                if upcoming is not None:
-                    upcoming.close()
+                for inputs in prepared:
+                    inputs.close()
             for record in records:
                 record.result()  # a record that could not be written fails the activity, which is retried
         return total
@@ -150,12 +156,11 @@ class MiniBatchRunner:
     def _inputs(self, name: str, index: int, downloads: ThreadPoolExecutor) -> MiniBatchInputs:
         return MiniBatchInputs(self._plan(name)[index], downloads, self._fetch)
 
-    def _run(self, name: str, index: int, inputs: MiniBatchInputs, recorder: ThreadPoolExecutor,
+    def _run(self, job: dict, index: int, inputs: MiniBatchInputs, recorder: ThreadPoolExecutor,
              records: list) -> dict:
-        job = self._job(name)
         started = now_iso()
         try:
-            if job["status"] in ("CancelRequested", "Canceled", "Failed"):
+            if job["status"] in STOPPED:
                 result = {"status": "canceled", "rows": 0, "failed_files": [], "started_at": started,
                           "ended_at": now_iso()}
             else:
@@ -163,7 +168,7 @@ class MiniBatchRunner:
                 result.update(started_at=started, ended_at=now_iso())
         finally:
             inputs.close()
-        records.append(recorder.submit(self._record, name, index, result))
+        records.append(recorder.submit(self._record, job["name"], index, result))
         return _summary(result)
 
     def _record(self, name: str, index: int, result: dict) -> None:

@@ -175,7 +175,10 @@ class _Worker:
             if not messages:
                 seen_work = self.signals.wait_for_change(self.signals.work, seen_work, IDLE_POLL_SECONDS)
                 continue
-            self.run_item(messages[0], loop)
+            try:
+                self.run_item(messages[0], loop)
+            except Exception:  # storage trouble around the activity: the item comes back after its visibility
+                log.exception("work item %s could not be handled", messages[0].id)
 
     def run_item(self, message, loop: asyncio.AbstractEventLoop) -> None:
         blob_name = message_blob_name(message.content)
