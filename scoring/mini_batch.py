@@ -6,6 +6,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pcsv
@@ -46,11 +47,11 @@ def score_mini_batch(scorer, items: list[Item], part_path: Path | None, keep_par
     header, ready to become this mini-batch's block of the predictions file; and at part_path as Parquet when
     keep_parquet (the job reads them back) or when a column has no CSV form."""
     if isinstance(scorer, CustomScriptScorer):
-        frames, outcome = _run_script(scorer, items)
+        tables, outcome = _run_script(scorer, items)
     else:
-        frames, outcome = _score_files(scorer, items)
-    if part_path is not None and frames:
-        table = pa.Table.from_pandas(pd.concat(frames, ignore_index=True), preserve_index=False)
+        tables, outcome = _score_files(scorer, items)
+    if part_path is not None and tables:
+        table = _concat(tables)
         if not write_csv_rows(table, csv_rows_path(part_path)) or keep_parquet:
             pq.write_table(table, part_path)
         outcome.columns = table.column_names
@@ -72,25 +73,40 @@ def write_csv_rows(table: pa.Table, path: Path) -> bool:
     return True
 
 
-def _score_files(scorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
-    frames, outcome = [], Outcome()
+def _concat(tables: list[pa.Table]) -> pa.Table:
+    """One table of the mini-batch's rows; a column whose type differs between files takes the wider type."""
+    try:
+        return pa.concat_tables(tables, promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+        raise ScoringUserError(f"The files of the mini-batch gave predictions of different types: {error}") from None
+
+
+def _as_table(predicted: pa.Table | pd.DataFrame) -> pa.Table:
+    if isinstance(predicted, pa.Table):
+        return predicted
+    return pa.Table.from_pandas(predicted, preserve_index=False)
+
+
+def _score_files(scorer, items: list[Item]) -> tuple[list[pa.Table], Outcome]:
+    """Each file's predictions behind its name and row index, straight in Arrow."""
+    tables, outcome = [], Outcome()
     for item in items:
         try:
             wait_for(Path(item.path))
-            predicted = scorer.score_file(Path(item.path), item.name)
+            predicted = _as_table(scorer.score_file(Path(item.path), item.name))
         except ScoringUserError as error:
             outcome.failed.append(FileFailure(item.name, str(error)))
             outcome.rows_per_item.append(0)
             continue
-        predicted.insert(0, ROW, range(len(predicted)))
-        predicted.insert(0, FILE_NAME, item.name)
-        frames.append(predicted)
+        rows = predicted.num_rows
+        predicted = predicted.add_column(0, ROW, pa.array(np.arange(rows, dtype=np.int64)))
+        tables.append(predicted.add_column(0, FILE_NAME, pa.repeat(pa.scalar(item.name, pa.string()), rows)))
         outcome.succeeded.append(item.name)
-        outcome.rows_per_item.append(len(predicted))
-    return frames, outcome
+        outcome.rows_per_item.append(rows)
+    return tables, outcome
 
 
-def _run_script(scorer: CustomScriptScorer, all_items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
+def _run_script(scorer: CustomScriptScorer, all_items: list[Item]) -> tuple[list[pa.Table], Outcome]:
     """run() gets the files that arrived; those that could not be downloaded fail on their own."""
     arrived, unavailable = [], []
     for position, item in enumerate(all_items):
@@ -99,14 +115,14 @@ def _run_script(scorer: CustomScriptScorer, all_items: list[Item]) -> tuple[list
             arrived.append(position)
         except ScoringUserError as error:
             unavailable.append(FileFailure(item.name, str(error)))
-    frames, outcome = _run_arrived(scorer, [all_items[p] for p in arrived]) if arrived else ([], Outcome())
+    tables, outcome = _run_arrived(scorer, [all_items[p] for p in arrived]) if arrived else ([], Outcome())
     rows = dict(zip(arrived, outcome.rows_per_item))
     outcome.rows_per_item = [rows.get(position, 0) for position in range(len(all_items))]
     outcome.failed += unavailable
-    return frames, outcome
+    return tables, outcome
 
 
-def _run_arrived(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pd.DataFrame], Outcome]:
+def _run_arrived(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pa.Table], Outcome]:
     try:
         result = scorer.run([item.path for item in items])
     except Exception as error:  # the user's script: any exception is theirs
@@ -126,4 +142,4 @@ def _run_arrived(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pd
     if ROW not in frame.columns:
         frame.insert(1, ROW, range(count))
     rows = [count] + [0] * (len(items) - 1)
-    return [frame], Outcome(succeeded=[i.name for i in items], rows_per_item=rows)
+    return [_as_table(frame)], Outcome(succeeded=[i.name for i in items], rows_per_item=rows)

@@ -1,4 +1,5 @@
-"""One reader per input format: CSV, Parquet and JSON lines into a DataFrame, with the model signature's
+"""One reader per input format: CSV, Parquet and JSON lines into an Arrow table (the ONNX scorer feeds its
+columns straight to the graph) or a DataFrame (MLflow's pyfunc takes pandas), with the model signature's
 column types so a float32 signature accepts CSV's float64 numbers. CSV goes through pyarrow's reader on the
 scoring process's own share of the cores (one thread when mini-batches run side by side)."""
 from __future__ import annotations
@@ -21,14 +22,24 @@ def table_format(name: str) -> str | None:
     return TABULAR_SUFFIXES.get(Path(name).suffix.lower())
 
 
-def read_table(path: Path, name: str, dtypes: dict[str, str] | None = None, threads: int = 1) -> pd.DataFrame:
-    kind = table_format(name)
-    if kind is None:
-        raise ScoringUserError(f"File type '{Path(name).suffix or name}' of '{name}' is not supported: use CSV, "
-                               "Parquet or JSON lines, or a scoring script.")
+def read_arrow(path: Path, name: str, threads: int = 1) -> pa.Table:
+    """The file as an Arrow table, its columns typed as the file says."""
+    kind = _format(name)
     try:
         if kind in ("csv", "tsv"):
-            frame = _read_delimited(path, "," if kind == "csv" else "\t", dtypes or {}, threads)
+            return _read_delimited(path, "," if kind == "csv" else "\t", {}, threads)
+        if kind == "parquet":
+            return pq.read_table(path)
+        return pa.Table.from_pandas(pd.read_json(path, lines=True), preserve_index=False)
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowInvalid) as error:
+        raise ScoringUserError(f"'{name}' cannot be read as {kind}: {error}") from None
+
+
+def read_table(path: Path, name: str, dtypes: dict[str, str] | None = None, threads: int = 1) -> pd.DataFrame:
+    kind = _format(name)
+    try:
+        if kind in ("csv", "tsv"):
+            frame = _read_delimited(path, "," if kind == "csv" else "\t", dtypes or {}, threads).to_pandas()
         elif kind == "parquet":
             frame = pq.read_table(path).to_pandas()
         else:
@@ -44,9 +55,16 @@ def read_table(path: Path, name: str, dtypes: dict[str, str] | None = None, thre
     return frame
 
 
-def _read_delimited(path: Path, delimiter: str, dtypes: dict[str, str], threads: int) -> pd.DataFrame:
+def _format(name: str) -> str:
+    kind = table_format(name)
+    if kind is None:
+        raise ScoringUserError(f"File type '{Path(name).suffix or name}' of '{name}' is not supported: use CSV, "
+                               "Parquet or JSON lines, or a scoring script.")
+    return kind
+
+
+def _read_delimited(path: Path, delimiter: str, dtypes: dict[str, str], threads: int) -> pa.Table:
     types = {column: ARROW_TYPES[kind] for column, kind in dtypes.items() if kind in ARROW_TYPES}
-    table = pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1),
-                          parse_options=pcsv.ParseOptions(delimiter=delimiter),
-                          convert_options=pcsv.ConvertOptions(column_types=types))
-    return table.to_pandas()
+    return pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1),
+                         parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                         convert_options=pcsv.ConvertOptions(column_types=types))

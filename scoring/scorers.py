@@ -11,9 +11,10 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .errors import ScoringUserError
-from .readers import read_table
+from .readers import read_arrow, read_table
 
 PREDICTION = "prediction"
 MLFLOW_TO_PANDAS = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
@@ -70,13 +71,13 @@ class MlflowScorer:
                 if kind in MLFLOW_TO_PANDAS:
                     self.dtypes[column.name] = MLFLOW_TO_PANDAS[kind]
 
-    def score_file(self, path: Path, name: str) -> pd.DataFrame:
+    def score_file(self, path: Path, name: str) -> pa.Table:
         frame = read_table(path, name, self.dtypes, self.threads)
         try:
             result = self.model.predict(frame)
         except Exception as error:  # MLflow raises many types for schema mismatches
             raise ScoringUserError(f"The model could not score '{name}': {error}") from None
-        return predictions_frame(result, len(frame), name)
+        return pa.Table.from_pandas(predictions_frame(result, len(frame), name), preserve_index=False)
 
 
 class OnnxScorer:
@@ -95,28 +96,33 @@ class OnnxScorer:
         self.inputs = self.session.get_inputs()
         self.outputs = [o.name for o in self.session.get_outputs()]
 
-    def feeds(self, frame: pd.DataFrame, name: str) -> dict[str, np.ndarray]:
+    def feeds(self, table: pa.Table, name: str) -> dict[str, np.ndarray]:
+        """The file's columns as the graph's inputs, straight from Arrow (no DataFrame in between)."""
         if len(self.inputs) == 1:
             graph_input = self.inputs[0]
             dtype = ONNX_TO_NUMPY.get(graph_input.type, np.float32)
             width = graph_input.shape[1] if len(graph_input.shape) > 1 else None
-            if isinstance(width, int) and width != frame.shape[1]:
-                raise ScoringUserError(f"'{name}' has {frame.shape[1]} columns; the ONNX input "
+            if isinstance(width, int) and width != table.num_columns:
+                raise ScoringUserError(f"'{name}' has {table.num_columns} columns; the ONNX input "
                                        f"'{graph_input.name}' takes {width}.")
-            return {graph_input.name: frame.to_numpy(dtype=dtype)}
-        missing = [i.name for i in self.inputs if i.name not in frame.columns]
+            matrix = np.empty((table.num_rows, table.num_columns), dtype=dtype)
+            for number, column in enumerate(table.columns):
+                matrix[:, number] = column.to_numpy()
+            return {graph_input.name: matrix}
+        missing = [i.name for i in self.inputs if i.name not in table.column_names]
         if missing:
             raise ScoringUserError(f"'{name}' lacks the columns the ONNX graph needs: {', '.join(missing)}.")
-        return {i.name: frame[i.name].to_numpy(dtype=ONNX_TO_NUMPY.get(i.type, np.float32)).reshape(-1, 1)
+        return {i.name: table.column(i.name).to_numpy().astype(ONNX_TO_NUMPY.get(i.type, np.float32)).reshape(-1, 1)
                 for i in self.inputs}
 
-    def score_file(self, path: Path, name: str) -> pd.DataFrame:
-        frame = read_table(path, name, threads=self.threads)
+    def score_file(self, path: Path, name: str) -> pa.Table:
+        table = read_arrow(path, name, self.threads)
+        rows = table.num_rows
         try:
-            results = self.session.run(None, self.feeds(frame, name))
+            results = self.session.run(None, self.feeds(table, name))
         except ScoringUserError:
             raise
-        except Exception as error:  # onnxruntime's own exception types
+        except Exception as error:  # onnxruntime's own exception types, or a column that is not a number
             raise ScoringUserError(f"The ONNX model could not score '{name}': {error}") from None
         columns = {}
         for output, values in zip(self.outputs, results):
@@ -125,8 +131,11 @@ class OnnxScorer:
             if array.ndim == 2 and array.shape[1] > 1:
                 columns.update({f"{key}_{i}": array[:, i] for i in range(array.shape[1])})
             else:
-                columns[key] = array.reshape(len(frame), -1)[:, 0] if array.size else array
-        return predictions_frame(pd.DataFrame(columns), len(frame), name)
+                columns[key] = array.reshape(rows, -1)[:, 0] if array.size else array
+        if any(len(values) != rows for values in columns.values()):
+            raise ScoringUserError(f"The model returned {min(map(len, columns.values()))} predictions for {rows} "
+                                   f"rows of '{name}'.")
+        return pa.table(columns)
 
 
 class CustomScriptScorer:

@@ -2,6 +2,7 @@
 reading whole files or byte ranges of them."""
 from __future__ import annotations
 
+import io
 import shutil
 import urllib.error
 import urllib.request
@@ -11,6 +12,7 @@ from pathlib import Path, PurePosixPath
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from .blob_downloads import copy_blob
 from .datastores import DatastoreService
 from .errors import ReferenceNotFound, ValidationFailed
 from .refs import DatastorePath, parse_datastore_uri
@@ -83,14 +85,14 @@ class InputReader:
             except (urllib.error.URLError, OSError) as error:
                 raise ReferenceNotFound(f"The input {file.uri} cannot be read: {error}", target="input") from None
             return
-        container, path = self._blob(file.uri)
-        container.download_blob(path, max_concurrency=2).readinto(sink)
+        copy_blob(*self._blob(file.uri), sink)
 
     def read_range(self, file: InputFile, offset: int, length: int) -> bytes:
         if length <= 0:
             return b""
-        container, path = self._blob(file.uri)
-        return container.download_blob(path, offset=offset, length=length).readall()
+        sink = io.BytesIO()
+        copy_blob(*self._blob(file.uri), sink, offset, length)
+        return sink.getvalue()
 
     def next_line_start(self, file: InputFile, offset: int) -> int:
         """The offset just after the first newline at or after offset (the file's size if none)."""

@@ -1,0 +1,68 @@
+"""Input blobs read with one GET and a SAS the SDK signs, against Azurite: whole blobs and byte ranges, with an
+account key, with a SAS-token container, from a public container, large bodies in chunks, a missing blob."""
+from __future__ import annotations
+
+import datetime as dt
+import io
+import os
+import uuid
+
+import pytest
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasPermissions, generate_container_sas
+
+from workspace import blob_downloads
+from workspace.blob_downloads import copy_blob, read_url
+
+
+@pytest.fixture
+def container(storage) -> ContainerClient:
+    client = BlobServiceClient.from_connection_string(storage).get_container_client(f"dl{uuid.uuid4().hex[:12]}")
+    client.create_container()
+    return client
+
+
+def read(container: ContainerClient, path: str, offset: int = 0, length: int | None = None) -> bytes:
+    sink = io.BytesIO()
+    copy_blob(container, path, sink, offset, length)
+    return sink.getvalue()
+
+
+def test_a_blob_is_read_whole_or_by_range_with_the_account_key(container):
+    data = os.urandom(300_000)
+    container.upload_blob("folder/a file.csv", data)
+    assert "sig=" in read_url(container, "folder/a file.csv")
+    assert read(container, "folder/a file.csv") == data
+    assert read(container, "folder/a file.csv", 1000, 5000) == data[1000:6000]
+    assert read(container, "folder/a file.csv", 299_990) == data[299_990:]
+
+
+def test_a_sas_token_container_and_a_public_one_are_read_without_the_key(container, azurite):
+    container.upload_blob("x.csv", b"x\n1\n")
+    key = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if "=" in part)["AccountKey"]
+    sas = generate_container_sas(container.account_name, container.container_name, account_key=key,
+                                 permission=ContainerSasPermissions(read=True),
+                                 expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
+    by_sas = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name, credential=sas)
+    assert read(by_sas, "x.csv") == b"x\n1\n"
+    container.set_container_access_policy({}, public_access="blob")
+    public = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name)
+    assert read_url(public, "x.csv").endswith("/x.csv")
+    assert read(public, "x.csv") == b"x\n1\n"
+
+
+def test_a_body_larger_than_one_read_comes_in_chunks(container, monkeypatch):
+    monkeypatch.setattr(blob_downloads, "DEFAULT_WHOLE_READ_BYTES", 1000)
+    monkeypatch.setattr(blob_downloads, "DEFAULT_CHUNK_BYTES", 4096)
+    data = os.urandom(50_000)
+    container.upload_blob("big.bin", data)
+    assert read(container, "big.bin") == data
+
+
+def test_a_missing_blob_is_not_found_and_a_refused_read_says_its_status(container, azurite):
+    with pytest.raises(ResourceNotFoundError, match="missing.csv"):
+        read(container, "missing.csv")
+    container.upload_blob("private.csv", b"secret")
+    anonymous = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name)
+    with pytest.raises(Exception, match="answered 40[34]"):
+        read(anonymous, "private.csv")
