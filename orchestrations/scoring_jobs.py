@@ -64,23 +64,24 @@ def score_slice(context: df.DurableOrchestrationContext):
 
 
 def score_range(context: df.DurableOrchestrationContext, task: dict):
-    """Score mini-batches start..end-1 with at most window activities at once, each taking a run of them;
-    stop early on cancel or error_threshold."""
+    """Score mini-batches start..end-1 with at most window activities at once, each taking a run of them:
+    the first ones an equal share each (no hand-over where a slice fits in one round), then, as each slot
+    frees, its share of what is left; stop early on cancel or error_threshold."""
     job, window, threshold = task["job"], max(1, task["window"]), task["error_threshold"]
     failed_files, position, end = task["failed_files"], task["start"], task["end"]
     pending, stopped = [], False
     retry = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
 
-    def schedule() -> None:
+    def schedule(share: int | None = None) -> None:
         nonlocal position
         while not stopped and len(pending) < window and position < end:
-            size = mini_batches_per_activity(end - position, window)
+            size = min(share or mini_batches_per_activity(end - position, window), end - position)
             pending.append(context.call_activity_with_retry("score_mini_batches", retry, {
                 "job": job, "start": position, "end": position + size, "failed_files": failed_files,
                 "error_threshold": threshold}))
             position += size
 
-    schedule()
+    schedule(mini_batches_per_activity(end - position, window))  # the slots start together: equal shares
     while pending:
         done = yield context.task_any(pending)
         pending.remove(done)

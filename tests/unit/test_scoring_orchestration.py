@@ -51,13 +51,23 @@ def test_slices_cover_every_mini_batch_once():
 
 def test_a_slice_keeps_at_most_window_activities_in_flight_each_taking_a_share_of_what_is_left():
     first = episode("score_slice", [], [slice_input(end=10, window=2)])
-    assert scheduled_runs(first) == [(0, 5), (5, 8)]  # ceil(10/2) then ceil(5/2)
+    assert scheduled_runs(first) == [(0, 5), (5, 10)]  # the slots start together: equal shares, no hand-over
     second = episode("score_slice", first.events, [completed(1, ok())])
-    assert scheduled_runs(second) == [(8, 9)]
-    third = episode("score_slice", first.events + second.events, [completed(2, ok())])
-    assert scheduled_runs(third) == [(9, 10)]
-    fourth = episode("score_slice", first.events + second.events + third.events, [completed(0, ok())])
-    assert scheduled_runs(fourth) == [] and fourth.status == "Running"
+    assert scheduled_runs(second) == [] and second.status == "Running"
+    third = episode("score_slice", first.events + second.events, [completed(0, ok())])
+    assert third.status == "Completed" and json.loads(third.output) == {"failed_files": 0, "stopped": False}
+
+
+def test_as_each_slot_frees_it_takes_its_share_of_what_is_left_and_the_last_runs_are_single():
+    first = episode("score_slice", [], [slice_input(end=22, window=2)])
+    assert scheduled_runs(first) == [(0, 8), (8, 16)]  # equal shares, at most 8 mini-batches a run
+    second = episode("score_slice", first.events, [completed(0, ok())])
+    assert scheduled_runs(second) == [(16, 19)]  # ceil(6/2)
+    third = episode("score_slice", first.events + second.events, [completed(1, ok())])
+    assert scheduled_runs(third) == [(19, 21)]  # ceil(3/2)
+    history = first.events + second.events + third.events
+    fourth = episode("score_slice", history, [completed(2, ok())])
+    assert scheduled_runs(fourth) == [(21, 22)]
     assert all(json.loads(a["input"])["error_threshold"] == -1 for a in first.outgoing.activities)
 
 
