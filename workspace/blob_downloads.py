@@ -44,7 +44,7 @@ def copy_blob(container: ContainerClient, path: str, sink: BinaryIO, offset: int
     """Write the blob (or length bytes of it from offset) into sink."""
     url = read_url(container, path)
     if url is None:
-        container.download_blob(path, offset=offset or None, length=length).readinto(sink)
+        container.download_blob(path, offset=offset, length=length).readinto(sink)
         return
     headers = {}
     if offset or length is not None:

@@ -1,5 +1,6 @@
 """Input blobs read with one GET and a SAS the SDK signs, against Azurite: whole blobs and byte ranges, with an
-account key, with a SAS-token container, from a public container, large bodies in chunks, a missing blob."""
+account key, with a SAS-token container, from a public container, through the SDK where the credential signs
+no SAS, large bodies in chunks, a missing blob."""
 from __future__ import annotations
 
 import datetime as dt
@@ -8,6 +9,7 @@ import os
 import uuid
 
 import pytest
+from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasPermissions, generate_container_sas
 
@@ -49,6 +51,21 @@ def test_a_sas_token_container_and_a_public_one_are_read_without_the_key(contain
     public = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name)
     assert read_url(public, "x.csv").endswith("/x.csv")
     assert read(public, "x.csv") == b"x\n1\n"
+
+
+def test_a_container_whose_credential_signs_no_sas_is_read_through_the_sdk(container, azurite):
+    data = os.urandom(20_000)
+    container.upload_blob("token.bin", data)
+    key = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if "=" in part)["AccountKey"]
+    sas = generate_container_sas(container.account_name, container.container_name, account_key=key,
+                                 permission=ContainerSasPermissions(read=True),
+                                 expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
+    signed_elsewhere = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name,
+                                       credential=AzureSasCredential(sas))  # like a token: nothing to sign with
+    assert read_url(signed_elsewhere, "token.bin") is None
+    assert read(signed_elsewhere, "token.bin") == data
+    assert read(signed_elsewhere, "token.bin", 0, 100) == data[:100]
+    assert read(signed_elsewhere, "token.bin", 19_000) == data[19_000:]
 
 
 def test_a_body_larger_than_one_read_comes_in_chunks(container, monkeypatch):
