@@ -31,7 +31,7 @@ def read_arrow(path: Path, name: str, threads: int = 1) -> pa.Table:
         if kind == "parquet":
             return pq.read_table(path)
         return pa.Table.from_pandas(pd.read_json(path, lines=True), preserve_index=False)
-    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowInvalid) as error:
+    except (ValueError, TypeError, OSError, UnicodeDecodeError, pa.ArrowInvalid) as error:
         raise ScoringUserError(f"'{name}' cannot be read as {kind}: {error}") from None
 
 

@@ -16,7 +16,7 @@ from scoring.arriving_files import arrived, partial_path, unavailable, wait_for
 from scoring.errors import ScoringUserError
 from scoring.isolation import ScoringPool
 from scoring.mini_batch import Item, csv_rows_path, score_mini_batch
-from scoring.readers import read_table
+from scoring.readers import read_arrow, read_table
 from scoring.scorers import CustomScriptScorer, ScorerSpec, predictions_frame
 
 
@@ -127,3 +127,13 @@ def test_mini_batches_at_once_borrow_scoring_processes_of_their_own_and_reuse_a_
     with pool.borrowed("model-c") as other, pool.borrowed("model-c") as another:
         assert {id(other), id(another)} == {id(first), id(second)}  # idle ones are reused before new ones
     assert pool.size == 2
+
+
+def test_a_json_lines_file_whose_column_mixes_types_fails_alone_by_name(tmp_path):
+    mixed = tmp_path / "mixed.jsonl"
+    mixed.write_text('{"x": 1}\n{"x": "one"}\n')
+    with pytest.raises(ScoringUserError, match="'mixed.jsonl' cannot be read as jsonl"):
+        read_arrow(mixed, "mixed.jsonl")
+    plain = tmp_path / "plain.jsonl"
+    plain.write_text('{"x": 1.5}\n{"x": 2.5}\n')
+    assert read_arrow(plain, "plain.jsonl").column("x").to_pylist() == [1.5, 2.5]
