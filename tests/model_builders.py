@@ -51,3 +51,19 @@ def onnx_model_bytes() -> bytes:
     model = sklearn_classifier()
     frame, _ = training_data()
     return to_onnx(model, frame.to_numpy(dtype=np.float32)[:1], options={"zipmap": False}).SerializeToString()
+
+
+def onnx_two_input_bytes() -> bytes:
+    """A graph of two named inputs, `a` (float) and `b` (int64), predicting a + b: inputs mapped by name."""
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Cast", ["b"], ["b_float"], to=TensorProto.FLOAT),
+         helper.make_node("Add", ["a", "b_float"], ["sum"])],
+        "two_inputs",
+        [helper.make_tensor_value_info("a", TensorProto.FLOAT, [None, 1]),
+         helper.make_tensor_value_info("b", TensorProto.INT64, [None, 1])],
+        [helper.make_tensor_value_info("sum", TensorProto.FLOAT, [None, 1])])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    return model.SerializeToString()

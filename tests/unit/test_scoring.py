@@ -1,4 +1,4 @@
-"""The scoring core without a host: readers per format, files handed over while they download, a
+"""The scoring core without a host: readers per format, ONNX graphs fed by input name or as one matrix, files handed over while they download, a
 mini-batch's outputs (CSV rows always, Parquet only when asked or when a column has no CSV form), and the
 scoring processes lent to mini-batches running at once."""
 from __future__ import annotations
@@ -17,7 +17,8 @@ from scoring.errors import ScoringUserError
 from scoring.isolation import ScoringPool
 from scoring.mini_batch import Item, csv_rows_path, score_mini_batch
 from scoring.readers import read_arrow, read_table
-from scoring.scorers import CustomScriptScorer, ScorerSpec, predictions_frame
+from scoring.scorers import CustomScriptScorer, OnnxScorer, ScorerSpec, predictions_frame
+from tests.model_builders import FEATURES, onnx_model_bytes, onnx_two_input_bytes, sklearn_classifier, training_data
 
 
 class DoublingScorer:
@@ -137,3 +138,40 @@ def test_a_json_lines_file_whose_column_mixes_types_fails_alone_by_name(tmp_path
     plain = tmp_path / "plain.jsonl"
     plain.write_text('{"x": 1.5}\n{"x": 2.5}\n')
     assert read_arrow(plain, "plain.jsonl").column("x").to_pylist() == [1.5, 2.5]
+
+
+def onnx_scorer(tmp_path: Path, model: bytes) -> OnnxScorer:
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "model.onnx").write_bytes(model)
+    return OnnxScorer(ScorerSpec(kind="onnx", model_dir=str(folder)))
+
+
+def test_an_onnx_graph_of_several_inputs_takes_the_columns_of_their_names_and_types(tmp_path):
+    scorer = onnx_scorer(tmp_path, onnx_two_input_bytes())
+    data = tmp_path / "in.csv"
+    data.write_text("b,other,a\n1,x,0.5\n2,y,1.25\n")
+    predicted = scorer.score_file(data, "in.csv")
+    assert predicted.column_names == ["prediction"] and predicted.column("prediction").to_pylist() == [1.5, 3.25]
+    lacking = tmp_path / "lacking.csv"
+    lacking.write_text("a\n1.0\n")
+    with pytest.raises(ScoringUserError, match="'lacking.csv' lacks the columns the ONNX graph needs: b"):
+        scorer.score_file(lacking, "lacking.csv")
+
+
+def test_an_onnx_graph_of_one_input_takes_every_column_as_a_matrix_of_its_width(tmp_path):
+    scorer = onnx_scorer(tmp_path, onnx_model_bytes())
+    frame, _ = training_data(rows=5)
+    data = tmp_path / "in.csv"
+    frame.to_csv(data, index=False)
+    predicted = scorer.score_file(data, "in.csv")
+    assert predicted.column_names == ["prediction", "probabilities_0", "probabilities_1"]
+    assert predicted.column("prediction").to_pylist() == sklearn_classifier().predict(frame).tolist()
+    narrow = tmp_path / "narrow.csv"
+    frame[FEATURES[:2]].to_csv(narrow, index=False)
+    with pytest.raises(ScoringUserError, match="'narrow.csv' has 2 columns; the ONNX input 'X' takes 4"):
+        scorer.score_file(narrow, "narrow.csv")
+    words = tmp_path / "words.csv"
+    words.write_text("f0,f1,f2,f3\n1,2,3,four\n")
+    with pytest.raises(ScoringUserError, match="The ONNX model could not score 'words.csv'"):
+        scorer.score_file(words, "words.csv")
