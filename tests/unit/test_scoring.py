@@ -1,6 +1,6 @@
-"""The scoring core without a host: readers per format, ONNX graphs fed by input name or as one matrix, files handed over while they download, a
-mini-batch's outputs (CSV rows always, Parquet only when asked or when a column has no CSV form), and the
-scoring processes lent to mini-batches running at once."""
+"""The scoring core without a host: readers per format, ONNX graphs fed by input name or as one matrix,
+files handed over while they download, a mini-batch's outputs (CSV rows always, Parquet only when asked or
+when a column has no CSV form), and the scoring processes lent to mini-batches running at once."""
 from __future__ import annotations
 
 import threading
