@@ -12,11 +12,12 @@ import threading
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 from .errors import ScoringSystemError
 
 STOP_GRACE_SECONDS = 2
+READ_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -35,34 +36,55 @@ class ScoringProcess:
     def __init__(self):
         self.process: subprocess.Popen | None = None
         self.key: str | None = None
+        self._received = b""
 
-    def score(self, request: dict, timeout: float, threads: int) -> Answer:
+    def score(self, request: dict, timeout: float, threads: int,
+              on_block: Callable[[dict], None] = lambda block: None) -> Answer:
+        """The mini-batch's answer; each block of rows it reports ready on the way goes to on_block."""
         if self.process is None or self.process.poll() is not None or self.key != request["key"]:
             self.stop()
             self._start(threads)
             self.key = request["key"]
         try:
-            self.process.stdin.write(json.dumps(request) + "\n")
+            self.process.stdin.write((json.dumps(request) + "\n").encode())
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             self.stop()
             raise ScoringSystemError("the scoring process exited before it took the mini-batch") from None
         deadline = time.monotonic() + timeout
         while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
+            line = self._read_line(deadline)
+            if line is None:
                 self.stop()
                 return Answer(ok=False, timed_out=True, error=f"The mini-batch did not finish within the timeout "
                               f"of {timeout:g} s (retry_settings.timeout); its scoring was stopped.")
+            if not line:
+                code = self.process.wait()
+                self.stop()
+                return Answer(ok=False, error=f"The scoring process died (exit code {code}) while scoring "
+                              "the mini-batch.")
+            message = json.loads(line)
+            if "block" in message:
+                on_block(message["block"])
+                continue
+            return Answer(**{k: v for k, v in message.items() if k in Answer.__dataclass_fields__})
+
+    def _read_line(self, deadline: float) -> bytes | None:
+        """The next line from the process (b"" once it has exited), or None when the deadline passes. Read
+        from the descriptor into a buffer of its own, so lines that arrive together are never left waiting
+        behind a select()."""
+        while b"\n" not in self._received:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
             ready, _, _ = select.select([self.process.stdout], [], [], remaining)
             if ready:
-                line = self.process.stdout.readline()
-                if not line:
-                    code = self.process.wait()
-                    self.stop()
-                    return Answer(ok=False, error=f"The scoring process died (exit code {code}) while scoring "
-                                  "the mini-batch.")
-                return Answer(**{k: v for k, v in json.loads(line).items() if k in Answer.__dataclass_fields__})
+                chunk = os.read(self.process.stdout.fileno(), READ_BYTES)
+                if not chunk:
+                    return b""
+                self._received += chunk
+        line, _, self._received = self._received.partition(b"\n")
+        return line
 
     def _start(self, threads: int) -> None:
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
@@ -70,8 +92,9 @@ class ScoringProcess:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environment.get("PYTHONPATH")]))
         self.process = subprocess.Popen([sys.executable, "-m", "scoring.process"], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=None, text=True, env=environment,
-                                        cwd=root, start_new_session=True)
+                                        stdout=subprocess.PIPE, stderr=None, env=environment, cwd=root,
+                                        start_new_session=True)
+        self._received = b""
 
     def stop(self) -> None:
         if self.process is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,7 @@ from .arriving_files import wait_for
 from .errors import ScoringUserError
 from .scorers import CustomScriptScorer, predictions_frame
 
+DEFAULT_ROWS_BLOCK_BYTES = 4 * 1024 * 1024  # a block is cut once its rows reach this size
 FILE_NAME = "file_name"
 ROW = "row"
 
@@ -39,38 +41,84 @@ class Outcome:
     succeeded: list[str] = field(default_factory=list)
     failed: list[FileFailure] = field(default_factory=list)
     rows_per_item: list[int] = field(default_factory=list)
-    columns: list[str] | None = None  # of the prediction rows written
+    columns: list[str] | None = None  # of the prediction rows handed over as CSV blocks
+    blocks: int = 0  # CSV blocks handed over
 
 
-def score_mini_batch(scorer, items: list[Item], part_path: Path | None, keep_parquet: bool = True) -> Outcome:
-    """Score items and write the prediction rows beside part_path (None: summary_only) as CSV lines with no
-    header, ready to become this mini-batch's block of the predictions file; and at part_path as Parquet when
-    keep_parquet (the job reads them back) or when a column has no CSV form."""
+def score_mini_batch(scorer, items: list[Item], part_path: Path | None, keep_parquet: bool = True,
+                     on_block: Callable[[int, Path], None] | None = None, max_blocks: int = 1,
+                     block_bytes: int = DEFAULT_ROWS_BLOCK_BYTES) -> Outcome:
+    """Score items and hand the prediction rows over as CSV lines with no header, in blocks of about
+    block_bytes cut while the files score (files beside part_path, None: summary_only), ready to become
+    blocks of the predictions file; and write them at part_path as Parquet when keep_parquet (the job reads
+    them back) or when the rows cannot be CSV blocks of the job's file."""
+    blocks = RowBlocks(part_path.parent / "rows", max_blocks, block_bytes, on_block) if part_path else None
     if isinstance(scorer, CustomScriptScorer):
         tables, outcome = _run_script(scorer, items)
+        if blocks and tables:
+            blocks.add(tables[0])
     else:
-        tables, outcome = _score_files(scorer, items)
-    if part_path is not None and tables:
-        table = _concat(tables)
-        if not write_csv_rows(table, csv_rows_path(part_path)) or keep_parquet:
-            pq.write_table(table, part_path)
-        outcome.columns = table.column_names
+        tables, outcome = _score_files(scorer, items, blocks)
+    if blocks and tables:
+        outcome.blocks = blocks.finish()
+        outcome.columns = blocks.columns if outcome.blocks else None
+        if keep_parquet or not outcome.blocks:
+            pq.write_table(_concat(tables), part_path)
     outcome.rows = sum(outcome.rows_per_item)
     return outcome
 
 
-def csv_rows_path(part_path: Path) -> Path:
-    return part_path.with_suffix(".csv")
+class RowBlocks:
+    """A mini-batch's prediction rows as CSV lines, cut into files of about block_bytes while its files score;
+    each finished file goes to on_block(number, path) at once, so the worker stages it as a block while the
+    rest scores. At most max_blocks (the job's share of a blob's blocks): the last takes what is left. Rows
+    whose columns differ from the first file's, or that have no CSV form, void the CSV (finish() gives 0): the
+    job then reads this mini-batch's Parquet part."""
 
+    def __init__(self, folder: Path, max_blocks: int, block_bytes: int,
+                 on_block: Callable[[int, Path], None] | None):
+        self.folder, self.max_blocks, self.block_bytes = folder, max(1, max_blocks), block_bytes
+        self.on_block = on_block or (lambda number, path: None)
+        self.columns: list[str] | None = None
+        self.pending: list[bytes] = []
+        self.pending_bytes = 0
+        self.count = 0
+        self.void = False
 
-def write_csv_rows(table: pa.Table, path: Path) -> bool:
-    """CSV lines without a header; False, and nothing written, when a column has no CSV form."""
-    try:
-        pcsv.write_csv(table, path, pcsv.WriteOptions(include_header=False))
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
-        path.unlink(missing_ok=True)
-        return False
-    return True
+    def add(self, table: pa.Table) -> None:
+        if self.void:
+            return
+        if self.columns is not None and table.column_names != self.columns:
+            self.void = True
+            return
+        self.columns = table.column_names
+        lines = pa.BufferOutputStream()
+        try:
+            pcsv.write_csv(table, lines, pcsv.WriteOptions(include_header=False))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            self.void = True
+            return
+        self.pending.append(lines.getvalue().to_pybytes())
+        self.pending_bytes += len(self.pending[-1])
+        if self.pending_bytes >= self.block_bytes and self.count < self.max_blocks - 1:
+            self._flush()
+
+    def finish(self) -> int:
+        """The number of blocks handed over, 0 when the rows cannot be CSV blocks."""
+        if not self.void and self.pending_bytes:
+            self._flush()
+        return 0 if self.void else self.count
+
+    def _flush(self) -> None:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / f"{self.count:05d}.csv"
+        writing = path.with_suffix(".writing")
+        with open(writing, "wb") as sink:
+            sink.writelines(self.pending)
+        writing.replace(path)
+        self.pending, self.pending_bytes = [], 0
+        self.on_block(self.count, path)
+        self.count += 1
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
@@ -87,8 +135,8 @@ def _as_table(predicted: pa.Table | pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(predicted, preserve_index=False)
 
 
-def _score_files(scorer, items: list[Item]) -> tuple[list[pa.Table], Outcome]:
-    """Each file's predictions behind its name and row index, straight in Arrow."""
+def _score_files(scorer, items: list[Item], blocks: RowBlocks | None) -> tuple[list[pa.Table], Outcome]:
+    """Each file's predictions behind its name and row index, straight in Arrow, and on to the blocks."""
     tables, outcome = [], Outcome()
     for item in items:
         try:
@@ -101,6 +149,8 @@ def _score_files(scorer, items: list[Item]) -> tuple[list[pa.Table], Outcome]:
         rows = predicted.num_rows
         predicted = predicted.add_column(0, ROW, pa.array(np.arange(rows, dtype=np.int64)))
         tables.append(predicted.add_column(0, FILE_NAME, pa.repeat(pa.scalar(item.name, pa.string()), rows)))
+        if blocks:
+            blocks.add(tables[-1])
         outcome.succeeded.append(item.name)
         outcome.rows_per_item.append(rows)
     return tables, outcome

@@ -1,5 +1,5 @@
 """The scoring process: loads a model once and scores mini-batches sent over a pipe, one JSON line per
-request and answer. It runs apart from the caller so a hanging mini-batch can be stopped at its timeout."""
+request and answer (before the answer, a line for each block of prediction rows ready to stage). It runs apart from the caller so a hanging mini-batch can be stopped at its timeout."""
 from __future__ import annotations
 
 import contextlib
@@ -10,6 +10,7 @@ import os
 import sys
 import traceback
 from dataclasses import asdict
+from functools import partial
 from pathlib import Path
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
@@ -17,7 +18,7 @@ LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.W
 
 def serve(requests, answers) -> None:
     from .errors import ScoringUserError
-    from .mini_batch import Item, score_mini_batch
+    from .mini_batch import DEFAULT_ROWS_BLOCK_BYTES, Item, score_mini_batch
     from .scorers import ScorerSpec, load_scorer
 
     scorer, loaded_key = None, None
@@ -37,7 +38,9 @@ def serve(requests, answers) -> None:
                     os.environ["AZUREML_BI_OUTPUT_PATH"] = request["summary_dir"]
                 part = Path(request["part_path"]) if request.get("part_path") else None
                 outcome = score_mini_batch(scorer, [Item(**i) for i in request["items"]], part,
-                                           request.get("keep_parquet", True))
+                                           request.get("keep_parquet", True), partial(_block_ready, answers),
+                                           request.get("max_blocks", 1),
+                                           request.get("block_bytes") or DEFAULT_ROWS_BLOCK_BYTES)
             answer = {"ok": True, "outcome": asdict(outcome)}
         except ScoringUserError as error:
             answer = {"ok": False, "user_error": True, "error": str(error), "trace": traceback.format_exc()}
@@ -49,6 +52,12 @@ def serve(requests, answers) -> None:
         answer["log"] = captured.getvalue()[-200_000:]
         answers.write(json.dumps(answer) + "\n")
         answers.flush()
+
+
+def _block_ready(answers, number: int, path: Path) -> None:
+    """A progress line before the answer: a block of rows is ready for the caller to stage."""
+    answers.write(json.dumps({"block": {"number": number, "path": str(path)}}) + "\n")
+    answers.flush()
 
 
 def main() -> None:

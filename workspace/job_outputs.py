@@ -1,11 +1,12 @@
 """Assembling a job's predictions file from its mini-batches' parts, in input order, never over an existing file.
 
-Each mini-batch stages its rows as one uncommitted block of the predictions blob, so when every part has the
-same columns the fan-in only stages a header and commits the block list: no bytes are moved again, whatever
-the job's size. Otherwise (columns that differ between parts, or more blocks than a blob holds) the file is
-rewritten from the Parquet parts, one part at a time, so a worker's memory does not grow with the job. Either
-way the pieces of cut files get whole-file row indexes. Staged blocks of a job that never commits expire
-with the storage account's uncommitted-block clean-up (Azure: 7 days) and are never visible as a file."""
+Each mini-batch stages its rows as uncommitted blocks of the predictions blob, cut while it scores (at most
+its share of a blob's blocks), so when every part has the same columns the fan-in only stages a header and
+commits the block list: no bytes are moved again, whatever the job's size. Otherwise (columns that differ
+between parts, or more blocks than a blob holds) the file is rewritten from the Parquet parts, one part at a
+time, so a worker's memory does not grow with the job. Either way the pieces of cut files get whole-file row
+indexes. Staged blocks of a job that never commits expire with the storage account's uncommitted-block
+clean-up (Azure: 7 days) and are never visible as a file."""
 from __future__ import annotations
 
 import tempfile
@@ -67,9 +68,19 @@ def predictions_blob(workspace, job: dict) -> BlobClient:
     return workspace.datastores.container(output["datastore"]).get_blob_client(output["folder"] + output["file_name"])
 
 
-def stage_rows(workspace, job: dict, index: int, csv_rows: Path) -> None:
-    """A mini-batch's rows as its own block of the predictions file; a retry re-stages the same block."""
-    stage_block(predictions_blob(workspace, job), block_id(index), csv_rows.read_bytes())
+def rows_block_id(index: int, number: int) -> str:
+    """Block number of a mini-batch's rows (the first keeps the id a mini-batch's single block always had)."""
+    return block_id(index) if number == 0 else block_id(index, f"r{number:05d}")
+
+
+def rows_blocks_per_mini_batch(job: dict) -> int:
+    """A mini-batch's share of a blob's blocks, after the header: the most blocks its rows may be cut into."""
+    return max(1, (MAX_COMMITTED_BLOCKS - 1) // max(1, job["counts"]["mini_batches"]))
+
+
+def stage_rows(target: BlobClient, index: int, number: int, csv_rows: Path) -> None:
+    """Block number of a mini-batch's rows in the predictions file; a retry re-stages the same blocks."""
+    stage_block(target, rows_block_id(index, number), csv_rows.read_bytes())
 
 
 def stage_block(target: BlobClient, block: str, data: bytes) -> None:
@@ -83,7 +94,8 @@ def assemble_predictions(workspace, job: dict, results: list[dict], container_na
     with_rows = [r for r in sorted(results, key=lambda r: r["index"]) if r.get("rows")]
     target = predictions_blob(workspace, job)
     columns = {tuple(r["columns"]) if r.get("columns") else None for r in with_rows}
-    if with_rows and len(columns) == 1 and None not in columns and len(with_rows) < MAX_COMMITTED_BLOCKS:
+    blocks = 1 + sum(r.get("blocks", 1) for r in with_rows)
+    if with_rows and len(columns) == 1 and None not in columns and blocks <= MAX_COMMITTED_BLOCKS:
         return _commit_blocks(job, target, with_rows, list(next(iter(columns))), offsets, internal, parts_prefix)
     return _rewrite_from_parts(job, target, with_rows, offsets, internal, parts_prefix)
 
@@ -104,7 +116,7 @@ def _commit_blocks(job: dict, target: BlobClient, with_rows: list[dict], columns
             stage_block(target, block_id(index, "whole"), rows.getvalue().to_pybytes())
             blocks.append(BlobBlock(block_id(index, "whole")))
         else:
-            blocks.append(BlobBlock(block_id(index)))
+            blocks += [BlobBlock(rows_block_id(index, number)) for number in range(result.get("blocks", 1))]
     _commit(job, target, blocks)
     return sum(r["rows"] for r in with_rows)
 

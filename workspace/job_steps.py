@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 
 from scoring.arriving_files import arrived, partial_path, unavailable
 from scoring.isolation import ScoringPool
-from scoring.mini_batch import csv_rows_path
+from scoring.mini_batch import DEFAULT_ROWS_BLOCK_BYTES
 from scoring.scorers import ScorerSpec
 
 from . import job_logs
@@ -24,14 +24,17 @@ from .blob_folders import delete_prefix, download_prefix, upload_folder
 from .clock import now_iso
 from .errors import UserError, WorkspaceError
 from .job_inputs import InputFile, InputReader
-from .job_outputs import OutputAlreadyExists, assemble_predictions, needs_parquet_part, part_name, stage_rows
+from .job_outputs import (OutputAlreadyExists, assemble_predictions, needs_parquet_part, part_name, predictions_blob,
+                          rows_blocks_per_mini_batch, stage_rows)
 from .mini_batches import DEFAULT_SPLIT_BYTES, plan_mini_batches
 from .refs import parse_datastore_uri
 from .service import Workspace
 
 INTERNAL_CONTAINER = "batch-jobs-internal"
 SPLIT_BYTES_SETTING = "BATCH_SPLIT_BYTES"
+ROWS_BLOCK_SETTING = "BATCH_ROWS_BLOCK_BYTES"
 DOWNLOAD_THREADS = 4
+STAGING_THREADS = 2
 JOBS_REMEMBERED = 4  # plans and job records kept per worker process
 RECENT_JOB_SECONDS = 1.0
 STOPPED = ("CancelRequested", "Canceled", "Failed")  # a mini-batch of such a job is not scored
@@ -47,6 +50,11 @@ def parts_prefix(job: str) -> str:
 
 def split_bytes() -> int:
     return int(os.environ.get(SPLIT_BYTES_SETTING) or DEFAULT_SPLIT_BYTES)
+
+
+def rows_block_bytes() -> int:
+    """About how many bytes of prediction rows make one block of the predictions file."""
+    return int(os.environ.get(ROWS_BLOCK_SETTING) or DEFAULT_ROWS_BLOCK_BYTES)
 
 
 def concurrency(job: dict) -> int:
@@ -114,6 +122,7 @@ class MiniBatchRunner:
         self.workspace = workspace
         self.reader = InputReader(workspace.datastores)
         self.scoring = ScoringPool()
+        self.staging = ThreadPoolExecutor(STAGING_THREADS, thread_name_prefix="stage-rows")
         self.plans: dict[str, list] = {}
         self.recent_jobs: dict[str, tuple[float, dict]] = {}
         self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
@@ -211,19 +220,26 @@ class MiniBatchRunner:
         part = inputs.folder / "part.parquet"
         summary_dir = inputs.folder / "summary"
         summary_dir.mkdir()
+        appending = settings["output_action"] == "append_row"
         request = {
             "key": _key(job, scorer), "scorer": scorer.__dict__,
             "items": [{"path": str(path), "name": item["name"]} for path, item in zip(inputs.paths, items)],
-            "part_path": str(part) if settings["output_action"] == "append_row" else None,
+            "part_path": str(part) if appending else None,
             "keep_parquet": needs_parquet_part(job, items),
+            "max_blocks": rows_blocks_per_mini_batch(job), "block_bytes": rows_block_bytes(),
             "summary_dir": str(summary_dir), "logging_level": settings["logging_level"],
         }
+        target = predictions_blob(self.workspace, job) if appending else None
         attempts, answer, logs = 0, None, []
         with self.scoring.borrowed(request["key"]) as process:  # it starts on the first file to arrive
             for attempts in range(1, settings["retry_settings"]["max_retries"] + 2):
                 part.unlink(missing_ok=True)
-                csv_rows_path(part).unlink(missing_ok=True)
-                answer = process.score(request, settings["retry_settings"]["timeout"], scorer.threads)
+                staged = []  # each block of rows is staged while the rest of the mini-batch scores
+                answer = process.score(request, settings["retry_settings"]["timeout"], scorer.threads,
+                                       lambda block: staged.append(self.staging.submit(
+                                           stage_rows, target, index, block["number"], Path(block["path"]))))
+                for staging in staged:  # before a retry stages the same blocks again; a storage error fails
+                    staging.result()    # the activity, which is retried
                 if answer.log:
                     logs.append(f"--- attempt {attempts} ---\n{answer.log}")
                 if answer.ok and not answer.outcome["failed"]:
@@ -239,8 +255,7 @@ class MiniBatchRunner:
             if part.exists():
                 self.workspace.storage.container(INTERNAL_CONTAINER).upload_blob(
                     part_name(parts_prefix(job["name"]), index), part.read_bytes(), overwrite=True)
-            if csv_rows_path(part).exists():
-                stage_rows(self.workspace, job, index, csv_rows_path(part))
+            if outcome["blocks"]:
                 columns = outcome["columns"]
         if any(summary_dir.iterdir()):
             upload_folder(self.workspace.datastores.container(job["output"]["datastore"]), summary_dir,
@@ -252,7 +267,7 @@ class MiniBatchRunner:
                                                         "\n".join(f"{f['name']}: {f['error']}\n{f['trace']}"
                                                                   for f in failed), attempts))
         return {"status": "failed" if failed else "succeeded", "rows": outcome["rows"], "attempts": attempts,
-                "columns": columns,
+                "columns": columns, "blocks": outcome["blocks"] if columns else 0,
                 "items": [{"name": i["name"], "piece": i["piece"] if i["range"] else None, "rows": r}
                           for i, r in zip(items, outcome["rows_per_item"])],
                 "failed_files": [f["name"] for f in failed],

@@ -82,15 +82,17 @@ def invoke(api, endpoint: str, **body) -> dict:
 ROOT = Path(__file__).resolve().parents[2]
 SPLIT_BYTES = 4000
 SLICE_SIZE = 4
+ROWS_BLOCK_BYTES = 1500  # about two files' prediction rows: mini-batches stage their rows in several blocks
 
 
 @pytest.fixture(scope="module")
 def product(azurite, artifacts_dir: Path):
-    """The product with small slices (several sub-orchestrations per job) and a small split size (big files
-    are cut), so the tests exercise both on small data."""
+    """The product with small slices (several sub-orchestrations per job), a small split size (big files are
+    cut) and small blocks of prediction rows (several per mini-batch), so the tests exercise all three on
+    small data."""
     runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={
         "PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "BATCH_SPLIT_BYTES": str(SPLIT_BYTES),
-        "BATCH_SLICE_SIZE": str(SLICE_SIZE)})
+        "BATCH_SLICE_SIZE": str(SLICE_SIZE), "BATCH_ROWS_BLOCK_BYTES": str(ROWS_BLOCK_BYTES)})
     runtime.start()
     yield runtime
     runtime.stop()
@@ -112,6 +114,8 @@ def test_an_mlflow_model_scores_20_csv_files_row_for_row(product, storage, mlflo
     assert job["status"] == "Completed", job
     assert job["counts"]["files"] == 20 and job["counts"]["mini_batches"] == 7
     assert job["counts"]["rows_scored"] == sum(len(f) for f in frames)
+    batches = call(product, "GET", f"api/jobs/{job['name']}/mini-batches").json()["value"]
+    assert max(b["blocks"] for b in batches) > 1  # rows staged in blocks cut while the mini-batch scored
     result = predictions(product, job)
     model = sklearn_classifier()
     expected = pd.concat([pd.DataFrame({"file_name": f"part-{i:03d}.csv", "row": range(len(f)),

@@ -15,7 +15,7 @@ import pytest
 from scoring.arriving_files import arrived, partial_path, unavailable, wait_for
 from scoring.errors import ScoringUserError
 from scoring.isolation import ScoringPool
-from scoring.mini_batch import Item, csv_rows_path, score_mini_batch
+from scoring.mini_batch import Item, score_mini_batch
 from scoring.readers import read_arrow, read_table
 from scoring.scorers import CustomScriptScorer, OnnxScorer, ScorerSpec, predictions_frame
 from tests.model_builders import FEATURES, onnx_model_bytes, onnx_two_input_bytes, sklearn_classifier, training_data
@@ -75,18 +75,57 @@ def test_a_file_that_cannot_be_downloaded_stops_the_wait_with_the_reason(tmp_pat
         wait_for(target)
 
 
+def handed_over(blocks: list) -> list[str]:
+    return [line for _, path in blocks for line in path.read_text().splitlines()]
+
+
 def test_a_mini_batch_writes_csv_rows_and_keeps_parquet_only_when_asked(tmp_path):
     items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n, n + 0.5])), f"folder/{n}.csv") for n in (1, 2)]
     for keep in (False, True):
         part = tmp_path / f"keep-{keep}" / "part.parquet"
         part.parent.mkdir()
-        outcome = score_mini_batch(DoublingScorer(), items, part, keep_parquet=keep)
+        blocks = []
+        outcome = score_mini_batch(DoublingScorer(), items, part, keep_parquet=keep,
+                                   on_block=lambda number, path: blocks.append((number, path)))
         assert outcome.rows == 4 and outcome.rows_per_item == [2, 2]
-        assert outcome.columns == ["file_name", "row", "prediction"]
-        assert csv_rows_path(part).read_text().splitlines() == [
+        assert outcome.columns == ["file_name", "row", "prediction"] and outcome.blocks == 1
+        assert handed_over(blocks) == [
             '"folder/1.csv",0,2', '"folder/1.csv",1,3', '"folder/2.csv",0,4', '"folder/2.csv",1,5']
         assert part.exists() is keep
     assert pq.read_table(part).num_rows == 4
+
+
+def test_rows_are_cut_into_blocks_while_the_files_score_and_never_into_more_than_the_share(tmp_path):
+    items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n] * 50)), f"{n}.csv") for n in range(6)]
+    for share, expected in ((10, 6), (3, 3), (1, 1)):
+        part = tmp_path / f"share-{share}" / "part.parquet"
+        part.parent.mkdir()
+        blocks = []
+
+        def ready(number: int, path: Path) -> None:
+            assert path.exists() and not path.with_suffix(".writing").exists()  # complete when handed over
+            blocks.append((number, path))
+
+        outcome = score_mini_batch(DoublingScorer(), items, part, keep_parquet=False, on_block=ready,
+                                   max_blocks=share, block_bytes=100)  # a file's 50 rows pass 100 bytes
+        assert outcome.blocks == expected and [number for number, _ in blocks] == list(range(expected))
+        assert len(handed_over(blocks)) == 300 and handed_over(blocks)[0] == '"0.csv",0,0'
+        assert handed_over(blocks)[-1] == '"5.csv",49,10' and not part.exists()
+
+
+class RenamingScorer(DoublingScorer):
+    """A model whose output column is named after the file: the mini-batch's columns differ."""
+
+    def score_file(self, path: Path, name: str) -> pd.DataFrame:
+        return super().score_file(path, name).rename(columns={"prediction": name})
+
+
+def test_rows_whose_columns_differ_between_files_become_parquet_and_no_block_counts(tmp_path):
+    items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n])), f"{n}.csv") for n in (1, 2)]
+    part = tmp_path / "part.parquet"
+    outcome = score_mini_batch(RenamingScorer(), items, part, keep_parquet=False, block_bytes=1)
+    assert outcome.blocks == 0 and outcome.columns is None
+    assert pq.read_table(part).column_names == ["file_name", "row", "1.csv", "2.csv"]
 
 
 def test_an_unavailable_file_fails_alone_and_the_others_are_scored(tmp_path):
