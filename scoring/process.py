@@ -1,5 +1,6 @@
 """The scoring process: loads a model once and scores mini-batches sent over a pipe, one JSON line per
-request and answer (before the answer, a line for each block of prediction rows ready to stage). It runs apart from the caller so a hanging mini-batch can be stopped at its timeout."""
+request and answer (before the answer, a line for each block of prediction rows ready to stage). It runs
+apart from the caller so a hanging mini-batch can be stopped at its timeout."""
 from __future__ import annotations
 
 import contextlib

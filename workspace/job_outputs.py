@@ -69,7 +69,8 @@ def predictions_blob(workspace, job: dict) -> BlobClient:
 
 
 def rows_block_id(index: int, number: int) -> str:
-    """Block number of a mini-batch's rows (the first keeps the id a mini-batch's single block always had)."""
+    """The id of block `number` of mini-batch `index`'s rows; block 0 keeps the id a mini-batch's rows had when
+    they were always one block."""
     return block_id(index) if number == 0 else block_id(index, f"r{number:05d}")
 
 
@@ -79,7 +80,7 @@ def rows_blocks_per_mini_batch(job: dict) -> int:
 
 
 def stage_rows(target: BlobClient, index: int, number: int, csv_rows: Path) -> None:
-    """Block number of a mini-batch's rows in the predictions file; a retry re-stages the same blocks."""
+    """Stage one block of a mini-batch's rows in the predictions file; a retry re-stages the same blocks."""
     stage_block(target, rows_block_id(index, number), csv_rows.read_bytes())
 
 
