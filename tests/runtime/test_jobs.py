@@ -348,6 +348,26 @@ def test_error_threshold_counts_failed_files(product, storage, mlflow_model, thr
         assert job["error"]["code"] == "ErrorThresholdExceeded" and "predictions.csv" not in outputs
 
 
+def test_a_retried_mini_batch_stages_its_blocks_again_and_no_row_appears_twice(product, storage, mlflow_model):
+    frames = input_frames(12, rows=30, seed=9)
+    prefix = unique("retried")
+    source = upload_csvs(storage, prefix, frames)
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    client.upload_blob(f"{prefix}/part-003.csv", "f0,f1,f2,f3\nnot,a,number,here\n", overwrite=True)
+    endpoint = endpoint_with(product, mlflow_model, settings={
+        "mini_batch_size": 6, "retry_settings": {"max_retries": 2, "timeout": 30}})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed" and job["counts"]["files_failed"] == 1, job
+    batches = call(product, "GET", f"api/jobs/{job['name']}/mini-batches").json()["value"]
+    first = next(b for b in batches if b["index"] == 0)
+    assert first["attempts"] == 3 and first["blocks"] > 1  # each attempt handed blocks over as it scored
+    kept = [i for i in range(12) if i != 3]
+    expected = expected_frame([frames[i] for i in kept], sklearn_classifier().predict,
+                              [f"part-{i:03d}.csv" for i in kept])
+    pd.testing.assert_frame_equal(predictions(product, job)[["file_name", "row", "prediction"]], expected,
+                                  check_dtype=False)
+
+
 FLAKY_SCRIPT = """
 import hashlib
 import os
