@@ -48,10 +48,10 @@ class Outcome:
 def score_mini_batch(scorer, items: list[Item], part_path: Path | None, keep_parquet: bool = True,
                      on_block: Callable[[int, Path], None] | None = None, max_blocks: int = 1,
                      block_bytes: int = DEFAULT_ROWS_BLOCK_BYTES) -> Outcome:
-    """Score items and hand the prediction rows over as CSV lines with no header, in blocks of about
-    block_bytes cut while the files score (files beside part_path, None: summary_only), ready to become
-    blocks of the predictions file; and write them at part_path as Parquet when keep_parquet (the job reads
-    them back) or when the rows cannot be CSV blocks of the job's file."""
+    """Score items. With a part_path (None: summary_only) the prediction rows go to on_block as files of CSV
+    lines with no header, cut into blocks of about block_bytes while the files score, each ready to become a
+    block of the predictions file; and to part_path as Parquet when keep_parquet (the job reads them back)
+    or when they cannot be CSV blocks of the job's file."""
     blocks = RowBlocks(part_path.parent / "rows", max_blocks, block_bytes, on_block) if part_path else None
     if isinstance(scorer, CustomScriptScorer):
         tables, outcome = _run_script(scorer, items)
