@@ -5,8 +5,10 @@ models. A container whose credential cannot sign a SAS (an Entra ID token) is re
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import urllib.request
 from typing import BinaryIO
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import urllib3
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
@@ -19,8 +21,24 @@ DEFAULT_POOL_CONNECTIONS = 16
 DEFAULT_RETRIES = urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
                                 allowed_methods=("GET",))
 
-_pool = urllib3.PoolManager(maxsize=DEFAULT_POOL_CONNECTIONS, retries=DEFAULT_RETRIES,
-                            timeout=urllib3.Timeout(connect=20, read=120))
+_POOL_OPTIONS = {"maxsize": DEFAULT_POOL_CONNECTIONS, "retries": DEFAULT_RETRIES,
+                 "timeout": urllib3.Timeout(connect=20, read=120)}
+_pool = urllib3.PoolManager(**_POOL_OPTIONS)
+
+
+@functools.cache
+def _proxy_pool(proxy: str) -> urllib3.ProxyManager:
+    return urllib3.ProxyManager(proxy, **_POOL_OPTIONS)
+
+
+def pool_for(url: str) -> urllib3.PoolManager:
+    """The connection pool for url: through the HTTP(S)_PROXY of the environment unless NO_PROXY spares its
+    host, as the SDK's requests would go."""
+    split = urlsplit(url)
+    proxy = urllib.request.getproxies().get(split.scheme)
+    if proxy and not urllib.request.proxy_bypass(split.hostname or ""):
+        return _proxy_pool(proxy)
+    return _pool
 
 
 def read_url(container: ContainerClient, path: str) -> str | None:
@@ -50,7 +68,7 @@ def copy_blob(container: ContainerClient, path: str, sink: BinaryIO, offset: int
     if offset or length is not None:
         end = "" if length is None else str(offset + length - 1)
         headers["Range"] = f"bytes={offset}-{end}"
-    response = _pool.request("GET", url, headers=headers, preload_content=False)
+    response = pool_for(url).request("GET", url, headers=headers, preload_content=False)
     try:
         if response.status == 404:
             raise ResourceNotFoundError(f"The blob {path} does not exist.")

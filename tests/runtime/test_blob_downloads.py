@@ -1,20 +1,24 @@
 """Input blobs read with one GET and a SAS the SDK signs, against Azurite: whole blobs and byte ranges, with an
 account key, with a SAS-token container, from a public container, through the SDK where the credential signs
-no SAS, large bodies in chunks, a missing blob."""
+no SAS, through the environment's HTTP proxy, large bodies in chunks, a missing blob."""
 from __future__ import annotations
 
 import datetime as dt
+import http.server
 import io
 import os
+import threading
+import urllib.request
 import uuid
 
 import pytest
+import urllib3
 from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasPermissions, generate_container_sas
 
 from workspace import blob_downloads
-from workspace.blob_downloads import copy_blob, read_url
+from workspace.blob_downloads import copy_blob, pool_for, read_url
 
 
 @pytest.fixture
@@ -83,3 +87,42 @@ def test_a_missing_blob_is_not_found_and_a_refused_read_says_its_status(containe
     anonymous = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name)
     with pytest.raises(Exception, match="answered 40[34]"):
         read(anonymous, "private.csv")
+
+
+class ForwardingProxy(http.server.BaseHTTPRequestHandler):
+    """A plain HTTP forward proxy on loopback that remembers what it forwarded."""
+
+    forwarded: list[str] = []
+
+    def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
+        self.forwarded.append(self.path)
+        with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(
+                urllib.request.Request(self.path, headers=dict(self.headers))) as answer:
+            body = answer.read()
+            self.send_response(answer.status)
+            for name, value in answer.headers.items():
+                if name.lower() not in ("transfer-encoding", "connection"):
+                    self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_reads_go_through_the_environments_http_proxy_unless_no_proxy_spares_the_host(container, monkeypatch):
+    data = os.urandom(10_000)
+    container.upload_blob("proxied.bin", data)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardingProxy)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.delenv("http_proxy", raising=False)
+        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert read(container, "proxied.bin") == data
+        assert any("/proxied.bin?" in path for path in ForwardingProxy.forwarded)
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        assert not isinstance(pool_for(read_url(container, "proxied.bin")), urllib3.ProxyManager)
+    finally:
+        server.shutdown()
