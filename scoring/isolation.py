@@ -73,18 +73,20 @@ class ScoringProcess:
         """The next line from the process (b"" once it has exited), or None when the deadline passes. Read
         from the descriptor into a buffer of its own, so lines that arrive together are never left waiting
         behind a select()."""
-        while b"\n" not in self._received:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return None
-            ready, _, _ = select.select([self.process.stdout], [], [], remaining)
-            if ready:
-                chunk = os.read(self.process.stdout.fileno(), READ_BYTES)
-                if not chunk:
-                    return b""
-                self._received += chunk
-        line, _, self._received = self._received.partition(b"\n")
-        return line
+        while True:
+            while b"\n" not in self._received:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                ready, _, _ = select.select([self.process.stdout], [], [], remaining)
+                if ready:
+                    chunk = os.read(self.process.stdout.fileno(), READ_BYTES)
+                    if not chunk:
+                        return b""
+                    self._received += chunk
+            line, _, self._received = self._received.partition(b"\n")
+            if line.strip():  # a blank line is no message (and never mistaken for the end)
+                return line
 
     def _start(self, threads: int) -> None:
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),

@@ -14,7 +14,7 @@ import pytest
 
 from scoring.arriving_files import arrived, partial_path, unavailable, wait_for
 from scoring.errors import ScoringUserError
-from scoring.isolation import ScoringPool
+from scoring.isolation import ScoringPool, ScoringProcess
 from scoring.mini_batch import Item, score_mini_batch
 from scoring.readers import read_arrow, read_table
 from scoring.scorers import CustomScriptScorer, OnnxScorer, ScorerSpec, predictions_frame
@@ -214,3 +214,30 @@ def test_an_onnx_graph_of_one_input_takes_every_column_as_a_matrix_of_its_width(
     words.write_text("f0,f1,f2,f3\n1,2,3,four\n")
     with pytest.raises(ScoringUserError, match="The ONNX model could not score 'words.csv'"):
         scorer.score_file(words, "words.csv")
+
+
+def test_the_scoring_process_reports_blocks_before_its_answer_and_lines_arriving_together_are_all_read(tmp_path):
+    """Through a real scoring process: a mini-batch whose rows make three blocks; the progress lines and the
+    answer come over the pipe close together, and none of them waits for the timeout."""
+    items = []
+    for number in range(3):  # the two-input graph predicts a + b
+        path = tmp_path / "in" / f"{number}.csv"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("a,b\n" + "".join(f"{row}.5,{number}\n" for row in range(40)))
+        items.append({"path": str(path), "name": path.name})
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "model.onnx").write_bytes(onnx_two_input_bytes())
+    request = {"key": "k", "scorer": ScorerSpec(kind="onnx", model_dir=str(model)).__dict__, "items": items,
+               "part_path": str(tmp_path / "out" / "part.parquet"), "keep_parquet": False, "max_blocks": 10,
+               "block_bytes": 100}
+    (tmp_path / "out").mkdir()
+    process, blocks = ScoringProcess(), []
+    try:
+        started = time.monotonic()
+        answer = process.score(request, 60, 1, blocks.append)
+        assert answer.ok and answer.outcome["blocks"] == 3 and time.monotonic() - started < 30
+        assert [b["number"] for b in blocks] == [0, 1, 2]
+        assert Path(blocks[2]["path"]).read_text().splitlines()[-1] == '"2.csv",39,41.5'
+    finally:
+        process.stop()
