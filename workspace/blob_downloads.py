@@ -18,6 +18,7 @@ DEFAULT_SAS_MINUTES = 15
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 DEFAULT_WHOLE_READ_BYTES = 16 * 1024 * 1024  # a body up to this size is read in one call (urllib3's fast path)
 DEFAULT_POOL_CONNECTIONS = 16
+DEFAULT_BODY_ATTEMPTS = 3  # a body cut short is read again from its start
 DEFAULT_RETRIES = urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
                                 allowed_methods=("GET",))
 
@@ -59,7 +60,8 @@ def read_url(container: ContainerClient, path: str) -> str | None:
 
 def copy_blob(container: ContainerClient, path: str, sink: BinaryIO, offset: int = 0,
               length: int | None = None) -> None:
-    """Write the blob (or length bytes of it from offset) into sink."""
+    """Write the blob (or length bytes of it from offset) into sink (a seekable file). A body cut short on the
+    way is read again from its start, up to DEFAULT_BODY_ATTEMPTS times."""
     url = read_url(container, path)
     if url is None:
         container.download_blob(path, offset=offset, length=length).readinto(sink)
@@ -68,7 +70,20 @@ def copy_blob(container: ContainerClient, path: str, sink: BinaryIO, offset: int
     if offset or length is not None:
         end = "" if length is None else str(offset + length - 1)
         headers["Range"] = f"bytes={offset}-{end}"
-    response = pool_for(url).request("GET", url, headers=headers, preload_content=False)
+    start = sink.tell()
+    for attempt in range(1, DEFAULT_BODY_ATTEMPTS + 1):
+        try:
+            _get(pool_for(url), url, headers, path, sink)
+            return
+        except (urllib3.exceptions.ProtocolError, urllib3.exceptions.ReadTimeoutError):
+            if attempt == DEFAULT_BODY_ATTEMPTS:
+                raise
+            sink.seek(start)
+            sink.truncate()
+
+
+def _get(pool: urllib3.PoolManager, url: str, headers: dict, path: str, sink: BinaryIO) -> None:
+    response = pool.request("GET", url, headers=headers, preload_content=False)
     try:
         if response.status == 404:
             raise ResourceNotFoundError(f"The blob {path} does not exist.")

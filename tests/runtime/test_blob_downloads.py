@@ -1,6 +1,7 @@
 """Input blobs read with one GET and a SAS the SDK signs, against Azurite: whole blobs and byte ranges, with an
 account key, with a SAS-token container, from a public container, through the SDK where the credential signs
-no SAS, through the environment's HTTP proxy, large bodies in chunks, a missing blob."""
+no SAS, through the environment's HTTP proxy, a body cut short read again, large bodies in chunks, a missing
+blob."""
 from __future__ import annotations
 
 import datetime as dt
@@ -93,6 +94,7 @@ class ForwardingProxy(http.server.BaseHTTPRequestHandler):
     """A plain HTTP forward proxy on loopback that remembers what it forwarded."""
 
     forwarded: list[str] = []
+    cut_short = 0  # how many of the next answers lose the second half of their body on the way
 
     def do_GET(self):  # noqa: N802 (the handler's name is http.server's)
         self.forwarded.append(self.path)
@@ -104,25 +106,62 @@ class ForwardingProxy(http.server.BaseHTTPRequestHandler):
                 if name.lower() not in ("transfer-encoding", "connection"):
                     self.send_header(name, value)
             self.end_headers()
+            if ForwardingProxy.cut_short:
+                ForwardingProxy.cut_short -= 1
+                self.wfile.write(body[:len(body) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(body)
 
     def log_message(self, *args):
         pass
 
 
-def test_reads_go_through_the_environments_http_proxy_unless_no_proxy_spares_the_host(container, monkeypatch):
+class LoopbackProxy:
+    """The forwarding proxy's server; use() makes it the environment's HTTP proxy (after a test's uploads,
+    which the SDK would send through it too)."""
+
+    def __init__(self, monkeypatch):
+        self.monkeypatch = monkeypatch
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardingProxy)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        ForwardingProxy.forwarded, ForwardingProxy.cut_short = [], 0
+
+    def use(self) -> None:
+        self.monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{self.server.server_port}")
+
+
+@pytest.fixture
+def proxy(monkeypatch):
+    for name in ("http_proxy", "HTTP_PROXY", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    loopback = LoopbackProxy(monkeypatch)
+    yield loopback
+    loopback.server.shutdown()
+
+
+def test_reads_go_through_the_environments_http_proxy_unless_no_proxy_spares_the_host(container, proxy,
+                                                                                      monkeypatch):
     data = os.urandom(10_000)
     container.upload_blob("proxied.bin", data)
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), ForwardingProxy)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        monkeypatch.delenv("http_proxy", raising=False)
-        monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.server_port}")
-        monkeypatch.delenv("NO_PROXY", raising=False)
-        monkeypatch.delenv("no_proxy", raising=False)
-        assert read(container, "proxied.bin") == data
-        assert any("/proxied.bin?" in path for path in ForwardingProxy.forwarded)
-        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-        assert not isinstance(pool_for(read_url(container, "proxied.bin")), urllib3.ProxyManager)
-    finally:
-        server.shutdown()
+    proxy.use()
+    assert read(container, "proxied.bin") == data
+    assert any("/proxied.bin?" in path for path in ForwardingProxy.forwarded)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert not isinstance(pool_for(read_url(container, "proxied.bin")), urllib3.ProxyManager)
+
+
+def test_a_body_cut_short_on_the_way_is_read_again_and_one_always_cut_fails(container, proxy, tmp_path):
+    data = os.urandom(100_000)
+    container.upload_blob("flaky.bin", data)
+    proxy.use()
+    ForwardingProxy.cut_short = 2
+    target = tmp_path / "flaky.bin"
+    with open(target, "wb") as sink:
+        sink.write(b"kept:")  # what the sink held before stays; only this read's bytes are redone
+        copy_blob(container, "flaky.bin", sink)
+    assert target.read_bytes() == b"kept:" + data and len(ForwardingProxy.forwarded) == 3
+    ForwardingProxy.cut_short = 3
+    with pytest.raises(urllib3.exceptions.ProtocolError):
+        read(container, "flaky.bin")
