@@ -70,11 +70,11 @@ class InputReader:
         destination.parent.mkdir(parents=True, exist_ok=True)
         with open(destination, "wb") as sink:
             if header_bytes and byte_range and byte_range[0] > 0:
-                sink.write(self.read_range(file, 0, header_bytes))
+                self._copy_range(file, sink, 0, header_bytes)
             if byte_range is None:
                 self._copy_whole(file, sink)
             else:
-                sink.write(self.read_range(file, byte_range[0], byte_range[1] - byte_range[0]))
+                self._copy_range(file, sink, byte_range[0], byte_range[1] - byte_range[0])
         return destination
 
     def _copy_whole(self, file: InputFile, sink) -> None:
@@ -87,11 +87,14 @@ class InputReader:
             return
         copy_blob(*self._blob(file.uri), sink)
 
+    def _copy_range(self, file: InputFile, sink, offset: int, length: int) -> None:
+        """length bytes of the file from offset, written straight into sink (no copy of a piece in memory)."""
+        if length > 0:
+            copy_blob(*self._blob(file.uri), sink, offset, length)
+
     def read_range(self, file: InputFile, offset: int, length: int) -> bytes:
-        if length <= 0:
-            return b""
         sink = io.BytesIO()
-        copy_blob(*self._blob(file.uri), sink, offset, length)
+        self._copy_range(file, sink, offset, length)
         return sink.getvalue()
 
     def next_line_start(self, file: InputFile, offset: int) -> int:
