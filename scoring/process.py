@@ -9,12 +9,15 @@ import json
 import logging
 import os
 import sys
+import threading
+import time
 import traceback
 from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
+PARENT_CHECK_SECONDS = 1.0
 
 
 def serve(requests, answers) -> None:
@@ -61,8 +64,17 @@ def _block_ready(answers, number: int, path: Path) -> None:
     answers.flush()
 
 
+def _leave_with(parent: int) -> None:
+    """Exit once the caller is gone, even in the middle of a mini-batch that never returns (a hanging script
+    reads no more requests, so it would never see its pipe close)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
 def main() -> None:
     """Answers go to a private copy of stdout; whatever the model or script prints goes to stderr."""
+    threading.Thread(target=_leave_with, args=(os.getppid(),), daemon=True, name="leave-with-caller").start()
     answers = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.stdin, answers)

@@ -3,6 +3,9 @@ files handed over while they download, a mini-batch's outputs (CSV rows always, 
 when a column has no CSV form), and the scoring processes lent to mini-batches running at once."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -241,3 +244,51 @@ def test_the_scoring_process_reports_blocks_before_its_answer_and_lines_arriving
         assert Path(blocks[2]["path"]).read_text().splitlines()[-1] == '"2.csv",39,41.5'
     finally:
         process.stop()
+
+
+CALLER = """
+import sys
+import threading
+import time
+from scoring.isolation import ScoringProcess
+from scoring.scorers import ScorerSpec
+folder = sys.argv[1]
+spec = ScorerSpec(kind="custom", model_dir=folder, code_dir=folder, scoring_script="score.py")
+request = {"key": "k", "scorer": spec.__dict__, "items": [{"path": folder + "/in.csv", "name": "in.csv"}],
+           "part_path": None}
+process = ScoringProcess()
+threading.Thread(target=process.score, args=(request, 600, 1), daemon=True).start()
+while process.process is None:
+    time.sleep(0.01)
+print(process.process.pid, flush=True)
+time.sleep(600)
+"""
+
+
+def test_a_scoring_process_leaves_with_its_caller_even_inside_a_hanging_mini_batch(tmp_path):
+    (tmp_path / "score.py").write_text("import time\nfrom pathlib import Path\ndef init():\n    pass\n"
+                                       "def run(mini_batch):\n    Path(mini_batch[0] + '.running').touch()\n"
+                                       "    time.sleep(600)\n")
+    (tmp_path / "in.csv").write_text("x\n1\n")
+    (tmp_path / "caller.py").write_text(CALLER)
+    root = Path(__file__).resolve().parents[2]
+    caller = subprocess.Popen([sys.executable, str(tmp_path / "caller.py"), str(tmp_path)], stdout=subprocess.PIPE,
+                              text=True, cwd=root, env={**os.environ, "PYTHONPATH": str(root)})
+    scoring_pid = int(caller.stdout.readline())
+    deadline = time.monotonic() + 60
+    while not (tmp_path / "in.csv.running").exists():  # run() has started and hangs
+        assert time.monotonic() < deadline and caller.poll() is None, "run() never started"
+        time.sleep(0.05)
+    caller.kill()
+    caller.wait()
+    deadline = time.monotonic() + 20
+    while _alive(scoring_pid):
+        assert time.monotonic() < deadline, "the scoring process outlived its caller"
+        time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
