@@ -1,6 +1,7 @@
 """The scoring core without a host: readers per format, ONNX graphs fed by input name or as one matrix,
-files handed over while they download, a mini-batch's outputs (CSV rows always, Parquet only when asked or
-when a column has no CSV form), and the scoring processes lent to mini-batches running at once."""
+files handed over while they download, a mini-batch's outputs (CSV rows in blocks cut while it scores,
+Parquet only when asked or when the rows cannot be CSV blocks), and the scoring processes: lent to
+mini-batches running at once, reporting blocks before their answer, leaving with their caller."""
 from __future__ import annotations
 
 import os
@@ -237,9 +238,8 @@ def test_the_scoring_process_reports_blocks_before_its_answer_and_lines_arriving
     (tmp_path / "out").mkdir()
     process, blocks = ScoringProcess(), []
     try:
-        started = time.monotonic()
         answer = process.score(request, 60, 1, blocks.append)
-        assert answer.ok and answer.outcome["blocks"] == 3 and time.monotonic() - started < 30
+        assert answer.ok and answer.outcome["blocks"] == 3  # a line left waiting would end in the timeout
         assert [b["number"] for b in blocks] == [0, 1, 2]
         assert Path(blocks[2]["path"]).read_text().splitlines()[-1] == '"2.csv",39,41.5'
     finally:
