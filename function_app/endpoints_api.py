@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from workspace.endpoints import deployment_view, endpoint_view
-from workspace.errors import AlreadyExists
-from workspace.resources import BatchDeploymentSpec, BatchEndpointSpec
-from workspace.service import current_workspace
+from registry.endpoints import deployment_view, endpoint_view
+from registry.errors import AlreadyExists
+from registry.resources import BatchDeploymentSpec, BatchEndpointSpec
+from registry.service import current_registry
 
 from .http_api import api, base_url, if_match, json_body, listing, no_content, respond
 
@@ -20,19 +20,19 @@ def _create_only(req: func.HttpRequest) -> bool:
 @api(bp, "batchEndpoints", ["GET"], "List batch endpoints", tag="batchEndpoints")
 def list_endpoints(req: func.HttpRequest) -> func.HttpResponse:
     origin = base_url(req)
-    return listing([endpoint_view(r, origin) for r in current_workspace().endpoints.list_endpoints()])
+    return listing([endpoint_view(r, origin) for r in current_registry().endpoints.list_endpoints()])
 
 
 @api(bp, "batchEndpoints/{name}", ["GET"], "Show a batch endpoint", tag="batchEndpoints")
 def show_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().endpoints.get_endpoint(req.route_params["name"])
+    record = current_registry().endpoints.get_endpoint(req.route_params["name"])
     return respond(endpoint_view(record, base_url(req)), record=record)
 
 
 @api(bp, "batchEndpoints/{name}", ["PUT"], "Create a batch endpoint, or replace it (If-Match: ETag guards the "
      "replace; If-None-Match: * refuses an existing one)", request_schema=BatchEndpointSpec, tag="batchEndpoints")
 def put_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    endpoints = current_workspace().endpoints
+    endpoints = current_registry().endpoints
     name, body = req.route_params["name"], json_body(req)
     try:
         record, status = endpoints.create_endpoint(name, body), 201
@@ -46,33 +46,33 @@ def put_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "batchEndpoints/{name}", ["PATCH"], "Update fields of a batch endpoint (JSON merge patch), e.g. "
      "{\"defaults\": {\"deployment_name\": \"blue\"}} to change the default deployment", tag="batchEndpoints")
 def patch_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().endpoints.patch_endpoint(req.route_params["name"], json_body(req), if_match(req))
+    record = current_registry().endpoints.patch_endpoint(req.route_params["name"], json_body(req), if_match(req))
     return respond(endpoint_view(record, base_url(req)), record=record)
 
 
 @api(bp, "batchEndpoints/{name}", ["DELETE"], "Delete a batch endpoint and all its deployments (its jobs stay)",
      success_status=204, tag="batchEndpoints")
 def delete_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    current_workspace().endpoints.delete_endpoint(req.route_params["name"], if_match(req))
+    current_registry().endpoints.delete_endpoint(req.route_params["name"], if_match(req))
     return no_content()
 
 
 @api(bp, "batchEndpoints/{name}/deployments", ["GET"], "List an endpoint's deployments", tag="deployments")
 def list_deployments(req: func.HttpRequest) -> func.HttpResponse:
-    records = current_workspace().endpoints.list_deployments(req.route_params["name"])
+    records = current_registry().endpoints.list_deployments(req.route_params["name"])
     return listing([deployment_view(r) for r in records])
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["GET"], "Show a deployment", tag="deployments")
 def show_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().endpoints.get_deployment(req.route_params["name"], req.route_params["deployment"])
+    record = current_registry().endpoints.get_deployment(req.route_params["name"], req.route_params["deployment"])
     return respond(deployment_view(record), record=record)
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["PUT"], "Create a deployment (the endpoint's first "
      "becomes its default), or replace it", request_schema=BatchDeploymentSpec, tag="deployments")
 def put_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    endpoints = current_workspace().endpoints
+    endpoints = current_registry().endpoints
     endpoint, name, body = req.route_params["name"], req.route_params["deployment"], json_body(req)
     try:
         record, status = endpoints.create_deployment(endpoint, name, body), 201
@@ -86,7 +86,7 @@ def put_deployment(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["PATCH"], "Update fields of a deployment (JSON "
      "merge patch), e.g. {\"settings\": {\"mini_batch_size\": 5}}", tag="deployments")
 def patch_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().endpoints.patch_deployment(req.route_params["name"],
+    record = current_registry().endpoints.patch_deployment(req.route_params["name"],
                                                             req.route_params["deployment"], json_body(req),
                                                             if_match(req))
     return respond(deployment_view(record), record=record)
@@ -95,6 +95,6 @@ def patch_deployment(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["DELETE"], "Delete a deployment (not the default "
      "while others exist)", success_status=204, tag="deployments")
 def delete_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    current_workspace().endpoints.delete_deployment(req.route_params["name"], req.route_params["deployment"],
+    current_registry().endpoints.delete_deployment(req.route_params["name"], req.route_params["deployment"],
                                                     if_match(req))
     return no_content()

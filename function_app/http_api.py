@@ -12,8 +12,8 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from workspace.errors import SystemFailure, ValidationFailed, WorkspaceError
-from workspace.storage import Record
+from registry.errors import SystemFailure, ValidationFailed, WorkspaceError
+from registry.storage import Record
 
 log = logging.getLogger("batch_endpoints.api")
 

@@ -1,40 +1,42 @@
 """Batch scoring jobs over HTTP: invoke an endpoint, list and show jobs, cancel, and read their outputs."""
 from __future__ import annotations
 
-import logging
+import asyncio
+import time
 from pathlib import PurePosixPath
 
 import azure.durable_functions as df
 import azure.functions as func
 
-from workspace.defaults import DEFAULT_DATASTORE
-from workspace.errors import NotFound, ValidationFailed
-from workspace.job_specs import InvokeRequest
-from workspace.job_steps import cancel_job
-from workspace.jobs import TERMINAL, job_folder
-from workspace.service import current_workspace
+from jobs.contracts import FinishTask
+from jobs.engine import current_engine
+from jobs.lifecycle import finish_job, request_cancel
+from jobs.settings import DEFAULT_CANCEL_WAIT_SECONDS
+from jobs.status import JobStatus
+from registry.errors import NotFound, ValidationFailed
+from registry.job_specs import InvokeRequest
 
 from .http_api import api, base_url, json_body, listing, respond
-from .job_starter import start_job
+from .job_starter import orchestration_running, start_job
 
 bp = df.Blueprint()
-log = logging.getLogger("batch_endpoints.jobs")
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 CLIENT = (bp.durable_client_input(client_name="client"),)
+CANCEL_POLL_SECONDS = 0.25
 
 
 def job_view(job: dict, origin: str) -> dict:
     counts = job["counts"]
     finished = counts["mini_batches_done"] + counts["mini_batches_failed"]
     return {**job, "progress": round(finished / counts["mini_batches"], 4) if counts["mini_batches"] else
-            (1.0 if job["status"] in TERMINAL else 0.0),
+            (1.0 if JobStatus(job["status"]).is_terminal else 0.0),
             "status_url": f"{origin}/api/jobs/{job['name']}", "outputs_url": f"{origin}/api/jobs/{job['name']}/outputs"}
 
 
 @api(bp, "batchEndpoints/{name}/jobs", ["POST"], "Invoke the endpoint: start a batch scoring job (202 with the job "
      "name and status URL)", request_schema=InvokeRequest, success_status=202, tag="jobs", extra_bindings=CLIENT)
 async def invoke_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    record = await start_job(client, current_workspace(), req.route_params["name"], json_body(req),
+    record = await start_job(client, current_engine(), req.route_params["name"], json_body(req),
                              deployment_header=req.headers.get(DEPLOYMENT_HEADER))
     view = job_view(record.body, base_url(req))
     answer = respond(view, 202, record)
@@ -44,79 +46,63 @@ async def invoke_endpoint(req: func.HttpRequest, client: df.DurableOrchestration
 
 @api(bp, "batchEndpoints/{name}/jobs", ["GET"], "List an endpoint's jobs, newest first", tag="jobs")
 def list_jobs(req: func.HttpRequest) -> func.HttpResponse:
-    workspace = current_workspace()
-    workspace.endpoints.get_endpoint(req.route_params["name"])
+    engine = current_engine()
+    engine.registry.endpoints.get_endpoint(req.route_params["name"])
     origin = base_url(req)
-    return listing([job_view(j, origin) for j in workspace.jobs.list_for_endpoint(req.route_params["name"])])
+    return listing([job_view(j, origin) for j in engine.records.list_for_endpoint(req.route_params["name"])])
 
 
 @api(bp, "jobs/{name}", ["GET"], "Show a job: status, times, counts, progress, output location", tag="jobs")
 def show_job(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().jobs.get(req.route_params["name"])
+    record = current_engine().records.get(req.route_params["name"])
     return respond(job_view(record.body, base_url(req)), record=record)
 
 
 @api(bp, "jobs/{name}/mini-batches", ["GET"], "Each mini-batch's result: status, rows, failed files, attempts",
      tag="jobs")
 def list_mini_batches(req: func.HttpRequest) -> func.HttpResponse:
-    jobs = current_workspace().jobs
-    jobs.get(req.route_params["name"])
-    return listing(jobs.mini_batch_results(req.route_params["name"]))
+    records = current_engine().records
+    records.get(req.route_params["name"])
+    return listing([result.to_json() for result in records.mini_batch_results(req.route_params["name"])])
 
 
-@api(bp, "jobs/{name}/cancel", ["POST"], "Cancel a job that has not finished", tag="jobs", extra_bindings=CLIENT)
+@api(bp, "jobs/{name}/cancel", ["POST"], "Cancel a job that has not finished: the request is recorded "
+     "(CancelRequested), its mini-batches stop, and the answer waits a little for the job's finish (Canceled)",
+     tag="jobs", extra_bindings=CLIENT)
 async def cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
-    workspace = current_workspace()
+    engine = current_engine()
     name = req.route_params["name"]
-    workspace.jobs.request_cancel(name)
-    try:
-        await client.terminate(name, "canceled by the user")
-    except Exception as error:  # already finished orchestration: the record below still says Canceled
-        log.info("terminate %s: %s", name, error)
-    job = cancel_job(workspace, name)
+    job = request_cancel(engine, name)
+    if not await orchestration_running(client, name):  # nothing left to reach the finish: run it here
+        finish_job(engine, FinishTask(job=name))
+    deadline = time.monotonic() + DEFAULT_CANCEL_WAIT_SECONDS
+    while not JobStatus(job["status"]).is_terminal and time.monotonic() < deadline:
+        await asyncio.sleep(CANCEL_POLL_SECONDS)
+        job = engine.records.get(name).body
     return respond(job_view(job, base_url(req)))
-
-
-def _output_files(workspace, job: dict) -> list[dict]:
-    files = []
-    output = job["output"]
-    predictions = workspace.datastores.container(output["datastore"]).get_blob_client(
-        output["folder"] + output["file_name"])
-    if job["settings"]["output_action"] == "append_row" and predictions.exists():
-        files.append({"path": output["file_name"], "uri": output["uri"],
-                      "size": predictions.get_blob_properties().size})
-    folder = job_folder(job["name"])
-    container = workspace.datastores.container(DEFAULT_DATASTORE)
-    for blob in container.list_blobs(name_starts_with=folder):
-        relative = blob.name[len(folder):]
-        if relative != output["file_name"] or output["folder"] != folder:
-            files.append({"path": relative, "uri": f"azureml://datastores/{DEFAULT_DATASTORE}/paths/{blob.name}",
-                          "size": blob.size})
-    return files
 
 
 @api(bp, "jobs/{name}/outputs", ["GET"], "List a job's output files: predictions and logs", tag="jobs")
 def list_outputs(req: func.HttpRequest) -> func.HttpResponse:
-    workspace = current_workspace()
-    job = workspace.jobs.get(req.route_params["name"]).body
+    engine = current_engine()
+    job = engine.records.get(req.route_params["name"]).body
     origin = base_url(req)
-    return listing([{**f, "download_url": f"{origin}/api/jobs/{job['name']}/outputs/{f['path']}"}
-                    for f in _output_files(workspace, job)])
+    return listing([{**output.to_json(), "download_url": f"{origin}/api/jobs/{job['name']}/outputs/{output.path}"}
+                    for output in engine.storage_for(job).output_files()])
 
 
 @api(bp, "jobs/{name}/outputs/{*path}", ["GET"], "Download one of a job's output files", tag="jobs")
 def download_output(req: func.HttpRequest) -> func.HttpResponse:
-    workspace = current_workspace()
-    job = workspace.jobs.get(req.route_params["name"]).body
+    engine = current_engine()
+    job = engine.records.get(req.route_params["name"]).body
     path = req.route_params.get("path") or ""
     if ".." in PurePosixPath(path).parts:
         raise ValidationFailed("The path must stay inside the job's outputs.", target="path")
-    match = next((f for f in _output_files(workspace, job) if f["path"] == path), None)
+    storage = engine.storage_for(job)
+    match = next((output for output in storage.output_files() if output.path == path), None)
     if match is None:
         raise NotFound(f"Job '{job['name']}' has no output file '{path}'.", target="path")
-    datastore, _, blob = match["uri"][len("azureml://datastores/"):].partition("/paths/")
-    data = workspace.datastores.container(datastore).download_blob(blob).readall()
     mimetype = "text/csv" if path.endswith(".csv") else "text/plain" if path.endswith(".txt") else \
         "application/octet-stream"
-    return func.HttpResponse(data, status_code=200, mimetype=mimetype,
+    return func.HttpResponse(storage.read_output(match), status_code=200, mimetype=mimetype,
                              headers={"Content-Disposition": f'attachment; filename="{PurePosixPath(path).name}"'})

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from workspace.openapi import build_document
-
 from .http_api import OPERATIONS, api, respond
+from .openapi_document import build_document
 
 bp = func.Blueprint()
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import azure.functions as func
 
-from workspace.static_files import resolve_static
+from .static_files import resolve_static
 
 from .http_api import api
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from workspace.datastores import datastore_view
-from workspace.resources import DataAssetSpec, DatastoreSpec, ModelSpec
-from workspace.service import current_workspace
+from registry.datastores import datastore_view
+from registry.resources import DataAssetSpec, DatastoreSpec, ModelSpec
+from registry.service import current_registry
 
 from .http_api import (
     api, if_match, is_json, json_body, listing, no_content, required_param, respond, upload_fields,
@@ -18,19 +18,19 @@ UPLOAD_FIELDS = ("type", "version", "description", "tags")
 # -- models ----------------------------------------------------------------------------------------
 @api(bp, "models", ["GET"], "List registered models (latest version of each)", tag="models")
 def list_models(req: func.HttpRequest) -> func.HttpResponse:
-    return listing([r.body for r in current_workspace().models.list_latest()])
+    return listing([r.body for r in current_registry().models.list_latest()])
 
 
 @api(bp, "models/{name}/versions", ["GET"], "List a model's versions, newest first", tag="models")
 def list_model_versions(req: func.HttpRequest) -> func.HttpResponse:
-    return listing([r.body for r in current_workspace().models.list_versions(req.route_params["name"])])
+    return listing([r.body for r in current_registry().models.list_versions(req.route_params["name"])])
 
 
 @api(bp, "models/{name}/versions", ["POST"], "Register a new model version from an upload (MLflow folder as "
      ".zip, or one .onnx file; ?filename=) or from a datastore path (JSON body)", request_schema=ModelSpec,
      upload=True, success_status=201, tag="models")
 def register_model(req: func.HttpRequest) -> func.HttpResponse:
-    models = current_workspace().models
+    models = current_registry().models
     name = req.route_params["name"]
     if is_json(req):
         record = models.register_from_path(name, json_body(req))
@@ -43,61 +43,61 @@ def register_model(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "models/{name}/versions/{version}", ["GET"], "Show a model version ('latest' for the newest)",
      tag="models")
 def show_model(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().models.get(req.route_params["name"], req.route_params["version"])
+    record = current_registry().models.get(req.route_params["name"], req.route_params["version"])
     return respond(record.body, record=record)
 
 
 @api(bp, "models/{name}/versions/{version}", ["DELETE"], "Delete a model version no deployment uses",
      success_status=204, tag="models")
 def delete_model(req: func.HttpRequest) -> func.HttpResponse:
-    workspace = current_workspace()
-    workspace.models.delete(req.route_params["name"], req.route_params["version"],
-                            workspace.endpoints.deployments_using_model)
+    registry = current_registry()
+    registry.models.delete(req.route_params["name"], req.route_params["version"],
+                            registry.endpoints.deployments_using_model)
     return no_content()
 
 
 # -- datastores ------------------------------------------------------------------------------------
 @api(bp, "datastores", ["GET"], "List datastores (credentials are never shown)", tag="datastores")
 def list_datastores(req: func.HttpRequest) -> func.HttpResponse:
-    return listing([datastore_view(r) for r in current_workspace().datastores.list()])
+    return listing([datastore_view(r) for r in current_registry().datastores.list()])
 
 
 @api(bp, "datastores/{name}", ["GET"], "Show a datastore", tag="datastores")
 def show_datastore(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().datastores.get(req.route_params["name"])
+    record = current_registry().datastores.get(req.route_params["name"])
     return respond(datastore_view(record), record=record)
 
 
 @api(bp, "datastores/{name}", ["PUT"], "Create or replace an Azure Blob datastore (If-Match: ETag guards the replace)", request_schema=DatastoreSpec,
      tag="datastores")
 def put_datastore(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().datastores.create_or_update(req.route_params["name"], json_body(req),
+    record = current_registry().datastores.create_or_update(req.route_params["name"], json_body(req),
                                                             if_match(req))
     return respond(datastore_view(record), record=record)
 
 
 @api(bp, "datastores/{name}", ["DELETE"], "Delete a datastore", success_status=204, tag="datastores")
 def delete_datastore(req: func.HttpRequest) -> func.HttpResponse:
-    current_workspace().datastores.delete(req.route_params["name"])
+    current_registry().datastores.delete(req.route_params["name"])
     return no_content()
 
 
 # -- data assets -----------------------------------------------------------------------------------
 @api(bp, "data", ["GET"], "List data assets (latest version of each)", tag="data")
 def list_data(req: func.HttpRequest) -> func.HttpResponse:
-    return listing([r.body for r in current_workspace().data.list_latest()])
+    return listing([r.body for r in current_registry().data.list_latest()])
 
 
 @api(bp, "data/{name}/versions", ["GET"], "List a data asset's versions, newest first", tag="data")
 def list_data_versions(req: func.HttpRequest) -> func.HttpResponse:
-    return listing([r.body for r in current_workspace().data.list_versions(req.route_params["name"])])
+    return listing([r.body for r in current_registry().data.list_versions(req.route_params["name"])])
 
 
 @api(bp, "data/{name}/versions", ["POST"], "Create a data asset version: a path (JSON body) or uploaded files "
      "(one file for uri_file, a .zip for uri_folder; ?filename=&type=)", request_schema=DataAssetSpec,
      upload=True, success_status=201, tag="data")
 def create_data(req: func.HttpRequest) -> func.HttpResponse:
-    data = current_workspace().data
+    data = current_registry().data
     name = req.route_params["name"]
     if is_json(req):
         record = data.create(name, json_body(req))
@@ -110,14 +110,14 @@ def create_data(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "data/{name}/versions/{version}", ["GET"], "Show a data asset version ('latest' for the newest)",
      tag="data")
 def show_data(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().data.get(req.route_params["name"], req.route_params["version"])
+    record = current_registry().data.get(req.route_params["name"], req.route_params["version"])
     return respond(record.body, record=record)
 
 
 @api(bp, "data/{name}/versions/{version}", ["DELETE"], "Delete a data asset version", success_status=204,
      tag="data")
 def delete_data(req: func.HttpRequest) -> func.HttpResponse:
-    current_workspace().data.delete(req.route_params["name"], req.route_params["version"])
+    current_registry().data.delete(req.route_params["name"], req.route_params["version"])
     return no_content()
 
 
@@ -126,10 +126,10 @@ def delete_data(req: func.HttpRequest) -> func.HttpResponse:
      "deployments' code_configuration.code",
      upload=True, success_status=201, tag="codes")
 def upload_code(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_workspace().codes.upload(req.get_body(), required_param(req, "filename"))
+    record = current_registry().codes.upload(req.get_body(), required_param(req, "filename"))
     return respond(record.body, 201, record)
 
 
 @api(bp, "codes/{name}", ["GET"], "Show a code asset and its files", tag="codes")
 def show_code(req: func.HttpRequest) -> func.HttpResponse:
-    return respond(current_workspace().codes.show(req.route_params["name"]))
+    return respond(current_registry().codes.show(req.route_params["name"]))

@@ -1,10 +1,11 @@
 """The scoring job orchestration: prepare, score the mini-batches in slices (sub-orchestrations, so each
 history stays bounded however many mini-batches a job has; a job of one slice scores it in its own history,
-saving the round trips of a child), finish.
+saving the round trips of a child), finish. Finish always runs: after the last slice, after a cancel, after
+error_threshold was passed, and after an activity kept failing.
 
 Within a slice at most `window` activities (instance_count x max_concurrency_per_instance) are in flight,
 each scoring a run of consecutive mini-batches one after another; when one finishes the next starts. A job
-stops early once more files failed than error_threshold allows."""
+stops early once more files failed than error_threshold allows, or once a run reports its job canceled."""
 from __future__ import annotations
 
 import os
@@ -12,96 +13,91 @@ import threading
 
 import azure.durable_functions as df
 
-from workspace.job_steps import MiniBatchRunner, finish_job, over_threshold, prepare_job
-from workspace.mini_batches import mini_batches_per_activity
-from workspace.service import current_workspace
+from jobs.contracts import FinishTask, JobError, MiniBatchState, PreparedJob, RunSummary, RunTask, SliceOutcome, SliceTask
+from jobs.engine import current_engine
+from jobs.lifecycle import finish_job, prepare_job
+from jobs.planning import mini_batches_per_activity, slices
+from jobs.running import MiniBatchRunner
+from jobs.settings import DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS
+from jobs.verdict import over_threshold
 
 bp = df.Blueprint()
 
-SLICE_SIZE_SETTING = "BATCH_SLICE_SIZE"
-DEFAULT_SLICE_SIZE = 200
+MAX_ORCHESTRATION_ERROR_CHARS = 2000
 _runner: MiniBatchRunner | None = None
 _runner_lock = threading.Lock()
-
-
-def slice_size() -> int:
-    return int(os.environ.get(SLICE_SIZE_SETTING) or DEFAULT_SLICE_SIZE)
-
-
-def slices(total: int, size: int) -> list[tuple[int, int]]:
-    return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
 @bp.orchestration_trigger(context_name="context")
 def score_job(context: df.DurableOrchestrationContext):
     job = context.get_input()["job"]
-    stopped = None
+    error = None
     try:
-        plan = yield context.call_activity("prepare_scoring_job", job)
-        if not plan["proceed"]:
-            return (yield context.call_activity("finish_scoring_job", {"job": job}))
+        plan = PreparedJob.model_validate((yield context.call_activity("prepare_scoring_job", job)))
         failed_files = 0
-        ranges = slices(plan["mini_batches"], plan["slice_size"])
+        ranges = slices(plan.mini_batches, plan.slice_size) if plan.proceed else []
         for number, (start, end) in enumerate(ranges):
-            task = {"job": job, "start": start, "end": end, "window": plan["window"],
-                    "error_threshold": plan["error_threshold"], "failed_files": failed_files}
+            task = SliceTask(job=job, start=start, end=end, window=plan.window, error_threshold=plan.error_threshold,
+                             failed_files=failed_files)
             if len(ranges) == 1:
                 outcome = yield from score_range(context, task)
             else:
-                outcome = yield context.call_sub_orchestrator("score_slice", task,
-                                                              instance_id=f"{job}:slice:{number:05d}")
-            failed_files = outcome["failed_files"]
-            if outcome["stopped"]:
+                outcome = SliceOutcome.model_validate((yield context.call_sub_orchestrator(
+                    "score_slice", task.to_json(), instance_id=f"{job}:slice:{number:05d}")))
+            failed_files = outcome.failed_files
+            if outcome.stopped:
                 break
-    except Exception as error:  # an activity kept failing for a system reason: the job fails, never hangs
-        stopped = {"error": {"code": "SystemError", "message": str(error)[:2000]}}
-    return (yield context.call_activity("finish_scoring_job", {"job": job, "stopped": stopped}))
+    except Exception as failure:  # an activity kept failing for a system reason: the job fails, never hangs
+        error = JobError(code="SystemError", message=str(failure)[:MAX_ORCHESTRATION_ERROR_CHARS])
+    return (yield context.call_activity("finish_scoring_job", FinishTask(job=job, error=error).to_json()))
 
 
 @bp.orchestration_trigger(context_name="context")
 def score_slice(context: df.DurableOrchestrationContext):
-    return (yield from score_range(context, context.get_input()))
+    outcome = yield from score_range(context, SliceTask.model_validate(context.get_input()))
+    return outcome.to_json()
 
 
-def score_range(context: df.DurableOrchestrationContext, task: dict):
+def score_range(context: df.DurableOrchestrationContext, task: SliceTask):
     """Score mini-batches start..end-1 with at most window activities at once, each taking a run of them:
     the first ones an equal share each (no hand-over where a slice fits in one round), then, as each slot
     frees, its share of what is left; stop early on cancel or error_threshold."""
-    job, window, threshold = task["job"], max(1, task["window"]), task["error_threshold"]
-    failed_files, position, end = task["failed_files"], task["start"], task["end"]
+    window, threshold = max(1, task.window), task.error_threshold
+    failed_files, position, end = task.failed_files, task.start, task.end
     pending, stopped = [], False
-    retry = df.RetryOptions(first_retry_interval_in_milliseconds=2000, max_number_of_attempts=3)
+    retry = df.RetryOptions(first_retry_interval_in_milliseconds=DEFAULT_ACTIVITY_FIRST_RETRY_MS,
+                            max_number_of_attempts=DEFAULT_ACTIVITY_ATTEMPTS)
 
     def schedule(share: int | None = None) -> None:
         nonlocal position
         while not stopped and len(pending) < window and position < end:
             size = min(share or mini_batches_per_activity(end - position, window), end - position)
-            pending.append(context.call_activity_with_retry("score_mini_batches", retry, {
-                "job": job, "start": position, "end": position + size, "failed_files": failed_files,
-                "error_threshold": threshold}))
+            run = RunTask(job=task.job, start=position, end=position + size, failed_files=failed_files,
+                          error_threshold=threshold)
+            pending.append(context.call_activity_with_retry("score_mini_batches", retry, run.to_json()))
             position += size
 
     schedule(mini_batches_per_activity(end - position, window))  # the slots start together: equal shares
     while pending:
         done = yield context.task_any(pending)
         pending.remove(done)
-        result = done.result
-        failed_files += result["failed_files"]
-        if result["status"] == "canceled" or over_threshold(failed_files, threshold):
+        summary = RunSummary.model_validate(done.result)
+        failed_files += summary.failed_files
+        if summary.status is MiniBatchState.CANCELED or over_threshold(failed_files, threshold):
             stopped = True
         schedule()
-    return {"failed_files": failed_files, "stopped": stopped}
+    return SliceOutcome(failed_files=failed_files, stopped=stopped)
 
 
 @bp.activity_trigger(input_name="job")
 def prepare_scoring_job(job: str) -> dict:
-    return {**prepare_job(current_workspace(), job), "slice_size": slice_size()}
+    return prepare_job(current_engine(), job).to_json()
 
 
 @bp.activity_trigger(input_name="task")
 def score_mini_batches(task: dict) -> dict:
-    return mini_batch_runner().run_range(task["job"], task["start"], task["end"], task["failed_files"],
-                                         task["error_threshold"])
+    run = RunTask.model_validate(task)
+    return mini_batch_runner().run_range(run.job, run.start, run.end, run.failed_files, run.error_threshold).to_json()
 
 
 def mini_batch_runner() -> MiniBatchRunner:
@@ -109,10 +105,10 @@ def mini_batch_runner() -> MiniBatchRunner:
     global _runner
     with _runner_lock:
         if _runner is None:
-            _runner = MiniBatchRunner(current_workspace())
+            _runner = MiniBatchRunner(current_engine(), os.cpu_count() or 1)
         return _runner
 
 
 @bp.activity_trigger(input_name="task")
 def finish_scoring_job(task: dict) -> dict:
-    return finish_job(current_workspace(), task["job"], task.get("stopped"))
+    return {"status": finish_job(current_engine(), FinishTask.model_validate(task)).value}

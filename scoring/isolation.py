@@ -1,8 +1,8 @@
 """The caller's side of the scoring process: start it, send a mini-batch, wait at most the timeout, and
-stop it (the next request starts a fresh one) when the time is up or it died."""
+stop it (the next request starts a fresh one) when the time is up, the caller says stop (a canceled job), or
+it died."""
 from __future__ import annotations
 
-import json
 import os
 import select
 import signal
@@ -11,23 +11,15 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Callable, Iterator
 
+from .contracts import BlockReady, ScoringAnswer, ScoringRequest, parse_message
 from .errors import ScoringSystemError
 
 STOP_GRACE_SECONDS = 2
 READ_BYTES = 1024 * 1024
-
-
-@dataclass
-class Answer:
-    ok: bool
-    timed_out: bool = False
-    outcome: dict | None = None
-    error: str = ""
-    trace: str = ""
-    log: str = ""
+DEFAULT_STOP_CHECK_SECONDS = 1.0  # how often a running mini-batch asks whether it should stop
+STOPPED_ERROR = "The mini-batch was stopped: its job was canceled."
 
 
 class ScoringProcess:
@@ -38,36 +30,44 @@ class ScoringProcess:
         self.key: str | None = None
         self._received = b""
 
-    def score(self, request: dict, timeout: float, threads: int,
-              on_block: Callable[[dict], None] = lambda block: None) -> Answer:
-        """The mini-batch's answer; each block of rows it reports ready on the way goes to on_block."""
-        if self.process is None or self.process.poll() is not None or self.key != request["key"]:
+    def score(self, request: ScoringRequest, timeout: float, threads: int,
+              on_block: Callable[[BlockReady], None] = lambda block: None,
+              should_stop: Callable[[], bool] = lambda: False) -> ScoringAnswer:
+        """The mini-batch's answer; each block of rows it reports ready on the way goes to on_block. While it
+        runs, should_stop is asked every DEFAULT_STOP_CHECK_SECONDS: True stops the process."""
+        if self.process is None or self.process.poll() is not None or self.key != request.key:
             self.stop()
             self._start(threads)
-            self.key = request["key"]
+            self.key = request.key
         try:
-            self.process.stdin.write((json.dumps(request) + "\n").encode())
+            self.process.stdin.write(request.to_line())
             self.process.stdin.flush()
         except (BrokenPipeError, OSError):
             self.stop()
             raise ScoringSystemError("the scoring process exited before it took the mini-batch") from None
         deadline = time.monotonic() + timeout
         while True:
-            line = self._read_line(deadline)
+            line = self._read_line(min(deadline, time.monotonic() + DEFAULT_STOP_CHECK_SECONDS))
             if line is None:
-                self.stop()
-                return Answer(ok=False, timed_out=True, error=f"The mini-batch did not finish within the timeout "
-                              f"of {timeout:g} s (retry_settings.timeout); its scoring was stopped.")
+                if time.monotonic() >= deadline:
+                    self.stop()
+                    return ScoringAnswer(ok=False, timed_out=True, error=f"The mini-batch did not finish within "
+                                         f"the timeout of {timeout:g} s (retry_settings.timeout); its scoring was "
+                                         "stopped.")
+                if should_stop():
+                    self.stop()
+                    return ScoringAnswer(ok=False, stopped=True, error=STOPPED_ERROR)
+                continue
             if not line:
                 code = self.process.wait()
                 self.stop()
-                return Answer(ok=False, error=f"The scoring process died (exit code {code}) while scoring "
-                              "the mini-batch.")
-            message = json.loads(line)
-            if "block" in message:
-                on_block(message["block"])
+                return ScoringAnswer(ok=False, error=f"The scoring process died (exit code {code}) while scoring "
+                                     "the mini-batch.")
+            message = parse_message(line)
+            if isinstance(message, BlockReady):
+                on_block(message)
                 continue
-            return Answer(**{k: v for k, v in message.items() if k in Answer.__dataclass_fields__})
+            return message
 
     def _read_line(self, deadline: float) -> bytes | None:
         """The next line from the process (b"" once it has exited), or None when the deadline passes. Read

@@ -3,7 +3,6 @@ and row index; a no-code scorer fails per file, a custom script's run() per mini
 from __future__ import annotations
 
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -14,40 +13,13 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from .arriving_files import wait_for
+from .contracts import FILE_NAME_COLUMN, ROW_COLUMN, FileFailure, Outcome, ScoringItem
 from .errors import ScoringUserError
 from .scorers import CustomScriptScorer, predictions_frame
 
-DEFAULT_ROWS_BLOCK_BYTES = 4 * 1024 * 1024  # a block is cut once its rows reach this size
-FILE_NAME = "file_name"
-ROW = "row"
 
-
-@dataclass
-class Item:
-    path: str  # local file
-    name: str  # the file's name as the user knows it (relative to the input)
-
-
-@dataclass
-class FileFailure:
-    name: str
-    error: str
-    trace: str = ""
-
-
-@dataclass
-class Outcome:
-    rows: int = 0
-    succeeded: list[str] = field(default_factory=list)
-    failed: list[FileFailure] = field(default_factory=list)
-    rows_per_item: list[int] = field(default_factory=list)
-    columns: list[str] | None = None  # of the prediction rows handed over as CSV blocks
-    blocks: int = 0  # CSV blocks handed over
-
-
-def score_mini_batch(scorer, items: list[Item], part_path: Path | None, keep_parquet: bool = True,
-                     on_block: Callable[[int, Path], None] | None = None, max_blocks: int = 1,
-                     block_bytes: int = DEFAULT_ROWS_BLOCK_BYTES) -> Outcome:
+def score_mini_batch(scorer, items: list[ScoringItem], part_path: Path | None, keep_parquet: bool,
+                     on_block: Callable[[int, Path], None] | None, max_blocks: int, block_bytes: int) -> Outcome:
     """Score items. With a part_path (None: summary_only) the prediction rows go to on_block as files of CSV
     lines with no header, cut into blocks of about block_bytes while the files score, each ready to become a
     block of the predictions file; and to part_path as Parquet when keep_parquet (the job reads them back)
@@ -135,7 +107,7 @@ def _as_table(predicted: pa.Table | pd.DataFrame) -> pa.Table:
     return pa.Table.from_pandas(predicted, preserve_index=False)
 
 
-def _score_files(scorer, items: list[Item], blocks: RowBlocks | None) -> tuple[list[pa.Table], Outcome]:
+def _score_files(scorer, items: list[ScoringItem], blocks: RowBlocks | None) -> tuple[list[pa.Table], Outcome]:
     """Each file's predictions behind its name and row index, straight in Arrow, and on to the blocks."""
     tables, outcome = [], Outcome()
     for item in items:
@@ -147,8 +119,8 @@ def _score_files(scorer, items: list[Item], blocks: RowBlocks | None) -> tuple[l
             outcome.rows_per_item.append(0)
             continue
         rows = predicted.num_rows
-        predicted = predicted.add_column(0, ROW, pa.array(np.arange(rows, dtype=np.int64)))
-        tables.append(predicted.add_column(0, FILE_NAME, pa.repeat(pa.scalar(item.name, pa.string()), rows)))
+        predicted = predicted.add_column(0, ROW_COLUMN, pa.array(np.arange(rows, dtype=np.int64)))
+        tables.append(predicted.add_column(0, FILE_NAME_COLUMN, pa.repeat(pa.scalar(item.name, pa.string()), rows)))
         if blocks:
             blocks.add(tables[-1])
         outcome.succeeded.append(item.name)
@@ -156,7 +128,7 @@ def _score_files(scorer, items: list[Item], blocks: RowBlocks | None) -> tuple[l
     return tables, outcome
 
 
-def _run_script(scorer: CustomScriptScorer, all_items: list[Item]) -> tuple[list[pa.Table], Outcome]:
+def _run_script(scorer: CustomScriptScorer, all_items: list[ScoringItem]) -> tuple[list[pa.Table], Outcome]:
     """run() gets the files that arrived; those that could not be downloaded fail on their own."""
     arrived, unavailable = [], []
     for position, item in enumerate(all_items):
@@ -172,7 +144,7 @@ def _run_script(scorer: CustomScriptScorer, all_items: list[Item]) -> tuple[list
     return tables, outcome
 
 
-def _run_arrived(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pa.Table], Outcome]:
+def _run_arrived(scorer: CustomScriptScorer, items: list[ScoringItem]) -> tuple[list[pa.Table], Outcome]:
     try:
         result = scorer.run([item.path for item in items])
     except Exception as error:  # the user's script: any exception is theirs
@@ -186,10 +158,10 @@ def _run_arrived(scorer: CustomScriptScorer, items: list[Item]) -> tuple[list[pa
                    "must return at least one result per input file (Azure ML's rule).")
         return [], Outcome(failed=[FileFailure(i.name, failure) for i in items], rows_per_item=[0] * len(items))
     frame = predictions_frame(result if isinstance(result, pd.DataFrame) else list(result), count, "run()")
-    if FILE_NAME not in frame.columns:
+    if FILE_NAME_COLUMN not in frame.columns:
         names = [i.name for i in items] if count == len(items) else [""] * count
-        frame.insert(0, FILE_NAME, names)
-    if ROW not in frame.columns:
-        frame.insert(1, ROW, range(count))
+        frame.insert(0, FILE_NAME_COLUMN, names)
+    if ROW_COLUMN not in frame.columns:
+        frame.insert(1, ROW_COLUMN, range(count))
     rows = [count] + [0] * (len(items) - 1)
     return [_as_table(frame)], Outcome(succeeded=[i.name for i in items], rows_per_item=rows)

@@ -5,62 +5,61 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import os
 import sys
 import threading
 import time
 import traceback
-from dataclasses import asdict
 from functools import partial
 from pathlib import Path
 
+from .contracts import BlockReady, ScoringAnswer, ScoringRequest
+
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
-PARENT_CHECK_SECONDS = 1.0
+PARENT_CHECK_SECONDS = 1.0  # how soon a scoring process notices that its caller is gone
+LOG_TAIL_CHARS = 200_000  # the end of a mini-batch's output kept in its answer (the start is rarely the clue)
 
 
 def serve(requests, answers) -> None:
     from .errors import ScoringUserError
-    from .mini_batch import DEFAULT_ROWS_BLOCK_BYTES, Item, score_mini_batch
-    from .scorers import ScorerSpec, load_scorer
+    from .mini_batch import score_mini_batch
+    from .scorers import load_scorer
 
     scorer, loaded_key = None, None
     for line in requests:
-        request = json.loads(line)
+        if not line.strip():
+            continue
+        request = ScoringRequest.from_line(line)
         captured = io.StringIO()
         handler = logging.StreamHandler(captured)
         logging.getLogger().addHandler(handler)
-        logging.getLogger().setLevel(LOG_LEVELS.get(request.get("logging_level", "info"), logging.INFO))
+        logging.getLogger().setLevel(LOG_LEVELS.get(request.logging_level, logging.INFO))
         try:
             with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
-                if request["key"] != loaded_key:
+                if request.key != loaded_key:
                     scorer, loaded_key = None, None
-                    scorer = load_scorer(ScorerSpec(**request["scorer"]))
-                    loaded_key = request["key"]
-                if request.get("summary_dir"):
-                    os.environ["AZUREML_BI_OUTPUT_PATH"] = request["summary_dir"]
-                part = Path(request["part_path"]) if request.get("part_path") else None
-                outcome = score_mini_batch(scorer, [Item(**i) for i in request["items"]], part,
-                                           request.get("keep_parquet", True), partial(_block_ready, answers),
-                                           request.get("max_blocks", 1),
-                                           request.get("block_bytes") or DEFAULT_ROWS_BLOCK_BYTES)
-            answer = {"ok": True, "outcome": asdict(outcome)}
+                    scorer = load_scorer(request.scorer)
+                    loaded_key = request.key
+                os.environ["AZUREML_BI_OUTPUT_PATH"] = request.summary_dir
+                part = Path(request.part_path) if request.part_path else None
+                outcome = score_mini_batch(scorer, request.items, part, request.keep_parquet,
+                                           partial(_block_ready, answers), request.max_blocks, request.block_bytes)
+            answer = ScoringAnswer(ok=True, outcome=outcome)
         except ScoringUserError as error:
-            answer = {"ok": False, "user_error": True, "error": str(error), "trace": traceback.format_exc()}
+            answer = ScoringAnswer(ok=False, error=str(error), trace=traceback.format_exc())
         except Exception as error:  # loading a user's model or script can raise anything
-            answer = {"ok": False, "user_error": True, "error": f"{type(error).__name__}: {error}",
-                      "trace": traceback.format_exc()}
+            answer = ScoringAnswer(ok=False, error=f"{type(error).__name__}: {error}", trace=traceback.format_exc())
         finally:
             logging.getLogger().removeHandler(handler)
-        answer["log"] = captured.getvalue()[-200_000:]
-        answers.write(json.dumps(answer) + "\n")
+        answer.log = captured.getvalue()[-LOG_TAIL_CHARS:]
+        answers.write(answer.to_line())
         answers.flush()
 
 
 def _block_ready(answers, number: int, path: Path) -> None:
     """A progress line before the answer: a block of rows is ready for the caller to stage."""
-    answers.write(json.dumps({"block": {"number": number, "path": str(path)}}) + "\n")
+    answers.write(BlockReady(number, str(path)).to_line())
     answers.flush()
 
 

@@ -12,14 +12,10 @@ import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
 from .errors import ScoringUserError
+from .formats import table_format
 
 ARROW_TYPES = {"float64": pa.float64(), "float32": pa.float32(), "int64": pa.int64(), "int32": pa.int32(),
                "bool": pa.bool_(), "string": pa.string()}
-TABULAR_SUFFIXES = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".jsonl": "jsonl", ".json": "jsonl"}
-
-
-def table_format(name: str) -> str | None:
-    return TABULAR_SUFFIXES.get(Path(name).suffix.lower())
 
 
 def read_arrow(path: Path, name: str, threads: int = 1) -> pa.Table:

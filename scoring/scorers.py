@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,27 +12,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from .contracts import PREDICTION_COLUMN as PREDICTION
+from .contracts import ScorerSpec
 from .errors import ScoringUserError
 from .readers import read_arrow, read_table
 
-PREDICTION = "prediction"
 MLFLOW_TO_PANDAS = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
                     "boolean": "bool", "string": "string"}
 ONNX_TO_NUMPY = {"tensor(float)": np.float32, "tensor(double)": np.float64, "tensor(int64)": np.int64,
                  "tensor(int32)": np.int32, "tensor(bool)": np.bool_, "tensor(string)": np.object_}
-
-
-@dataclass
-class ScorerSpec:
-    """What to load: the model folder and, for a custom script, the code folder and entry script."""
-
-    kind: str  # "mlflow" | "onnx" | "custom"
-    model_dir: str
-    onnx_file: str | None = None
-    code_dir: str | None = None
-    scoring_script: str | None = None
-    threads: int = 1
-    environment: dict[str, str] = field(default_factory=dict)
 
 
 def predictions_frame(result: Any, rows: int, source: str) -> pd.DataFrame:

@@ -18,8 +18,8 @@ from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasPermissions, generate_container_sas
 
-from workspace import blob_downloads
-from workspace.blob_downloads import copy_blob, pool_for, read_url
+from registry import blob_reads
+from registry.blob_reads import copy_blob, pool_for, read_url
 
 
 @pytest.fixture
@@ -74,8 +74,8 @@ def test_a_container_whose_credential_signs_no_sas_is_read_through_the_sdk(conta
 
 
 def test_a_body_larger_than_one_read_comes_in_chunks(container, monkeypatch):
-    monkeypatch.setattr(blob_downloads, "DEFAULT_WHOLE_READ_BYTES", 1000)
-    monkeypatch.setattr(blob_downloads, "DEFAULT_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(blob_reads, "DEFAULT_WHOLE_READ_BYTES", 1000)
+    monkeypatch.setattr(blob_reads, "DEFAULT_CHUNK_BYTES", 4096)
     data = os.urandom(50_000)
     container.upload_blob("big.bin", data)
     assert read(container, "big.bin") == data

@@ -196,7 +196,7 @@ def test_bad_schedules_are_refused_naming_the_field(app, model):
 
 
 def _seconds(text: str) -> float:
-    from workspace.schedules import parse_time
+    from registry.schedules import parse_time
 
     return parse_time(text).timestamp()
 

@@ -6,13 +6,16 @@ import uuid
 
 import pytest
 
-from workspace.jobs import PARTITION
-from workspace.service import Workspace
+from jobs.contracts import MiniBatchResult, MiniBatchState
+from jobs.records import PARTITION, JobRecords
+from jobs.status import JobStatus
+from registry.service import Registry
 
 
 @pytest.fixture
 def jobs(storage):
-    return Workspace.open(storage).jobs
+    registry = Registry.open(storage)
+    return JobRecords(registry.storage, registry.datastores, registry.models, registry.data, registry.endpoints)
 
 
 def new_job(jobs) -> str:
@@ -20,29 +23,47 @@ def new_job(jobs) -> str:
     counts = {"files": 2, "mini_batches": 2, "mini_batches_done": 0, "mini_batches_failed": 0, "files_failed": 0,
               "rows_scored": 0}
     body = {"name": name, "status": "Running", "endpoint": "e", "counts": counts,
-            "created_at": "2026-01-01T00:00:00Z"}
+            "created_at": "2026-01-01T00:00:00Z", "started_at": "2026-01-01T00:00:01Z", "error": None}
     jobs.table.create(PARTITION, name, body, "Job", name, Endpoint="e")
     return name
 
 
+def result(index: int, status: MiniBatchState, rows: int = 0, failed_files: tuple = ()) -> MiniBatchResult:
+    return MiniBatchResult(index=index, status=status, rows=rows, failed_files=list(failed_files))
+
+
 def test_a_mini_batch_result_counts_once_and_a_changed_result_moves_the_counts(jobs):
     name = new_job(jobs)
-    failed = {"status": "failed", "rows": 0, "failed_files": ["a.csv"]}
-    assert jobs.record_mini_batch(name, 0, failed).body["counts"]["files_failed"] == 1
-    assert jobs.record_mini_batch(name, 0, failed) is None  # delivered again: nothing moves
-    moved = jobs.record_mini_batch(name, 0, {"status": "succeeded", "rows": 5, "failed_files": []})
+    failed = result(0, MiniBatchState.FAILED, failed_files=("a.csv",))
+    assert jobs.record_mini_batch(name, failed).body["counts"]["files_failed"] == 1
+    assert jobs.record_mini_batch(name, failed) is None  # delivered again: nothing moves
+    moved = jobs.record_mini_batch(name, result(0, MiniBatchState.SUCCEEDED, rows=5))
     counts = jobs.get(name).body["counts"]
     assert moved.body["counts"] == counts
     assert (counts["mini_batches_done"], counts["mini_batches_failed"], counts["files_failed"],
             counts["rows_scored"]) == (1, 0, 0, 5)
-    assert [r["status"] for r in jobs.mini_batch_results(name)] == ["succeeded"]
+    assert [r.status for r in jobs.mini_batch_results(name)] == [MiniBatchState.SUCCEEDED]
 
 
 def test_a_status_change_from_a_stale_record_keeps_what_was_written_since(jobs):
     name = new_job(jobs)
     stale = jobs.get(name)
-    jobs.record_mini_batch(name, 1, {"status": "succeeded", "rows": 7, "failed_files": []})
-    finished = jobs.set_status(name, "Completed", known=stale)
+    jobs.record_mini_batch(name, result(1, MiniBatchState.SUCCEEDED, rows=7))
+    finished = jobs.set_status(name, JobStatus.COMPLETED, known=stale)
     assert finished.body["status"] == "Completed" and finished.body["counts"]["rows_scored"] == 7
-    fresh = jobs.set_status(name, "Failed", known=finished)  # a finished job is never changed again
+    assert finished.body["ended_at"] and finished.body["duration_seconds"] is not None
+    fresh = jobs.set_status(name, JobStatus.CANCEL_REQUESTED, known=finished)  # a finished job never changes
     assert fresh.body["status"] == "Completed"
+
+
+def test_a_cancel_request_is_kept_against_a_step_still_running_and_a_finished_job_refuses_it(jobs):
+    name = new_job(jobs)
+    requested = jobs.request_cancel(name)
+    assert requested.body["status"] == "CancelRequested" and requested.body["cancel_requested_at"]
+    assert jobs.set_status(name, JobStatus.FINALIZING).body["status"] == "CancelRequested"
+    assert jobs.set_status(name, JobStatus.CANCELED).body["status"] == "Canceled"
+    assert jobs.record_mini_batch(name, result(0, MiniBatchState.SUCCEEDED, rows=3)) is not None
+    assert jobs.get(name).body["counts"]["rows_scored"] == 0  # a finished job's counts stay as decided
+    with pytest.raises(Exception) as refused:
+        jobs.request_cancel(name)
+    assert getattr(refused.value, "status", None) == 409

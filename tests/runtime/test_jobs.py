@@ -451,10 +451,15 @@ def test_a_running_job_is_canceled(product, storage, mlflow_model, tmp_path):
         "mini_batch_size": 1, "retry_settings": {"max_retries": 0, "timeout": 300}})
     name = invoke(product, endpoint, input=source)["name"]
     wait_for(lambda: call(product, "GET", f"api/jobs/{name}").json()["status"] == "Running", timeout=60)
+    internal = BlobServiceClient.from_connection_string(storage).get_container_client("batch-jobs-internal")
+    assert [b.name for b in internal.list_blobs(name_starts_with=f"{name}/")] == [f"{name}/plan.json"]
     answer = call(product, "POST", f"api/jobs/{name}/cancel")
     assert answer.status_code == 200 and answer.json()["status"] == "Canceled"
     job = call(product, "GET", f"api/jobs/{name}").json()
-    assert job["status"] == "Canceled" and job["ended_at"]
+    assert job["status"] == "Canceled" and job["ended_at"] and job["cancel_requested_at"]
+    assert [b.name for b in internal.list_blobs(name_starts_with=f"{name}/")] == []  # finish cleaned up
+    batches = call(product, "GET", f"api/jobs/{name}/mini-batches").json()["value"]
+    assert batches and batches[0]["status"] == "canceled"  # the hanging mini-batch was stopped, not failed
     again = call(product, "POST", f"api/jobs/{name}/cancel")
     assert again.status_code == 409
 

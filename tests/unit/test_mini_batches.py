@@ -2,9 +2,11 @@
 numbers made whole-file again when the pieces are assembled, and the runs of mini-batches activities take."""
 from __future__ import annotations
 
-from workspace.job_inputs import InputFile
-from workspace.job_outputs import MAX_COMMITTED_BLOCKS, needs_parquet_part, row_offsets
-from workspace.mini_batches import DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY, mini_batches_per_activity, plan_mini_batches
+from jobs.contracts import ItemRows, MiniBatchResult
+from jobs.inputs import InputFile
+from jobs.outputs import needs_parquet_part, row_offsets
+from jobs.planning import PlannedItem, mini_batches_per_activity, plan_from_json, plan_mini_batches, plan_to_json
+from jobs.settings import DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY, MAX_COMMITTED_BLOCKS
 
 
 def lines_of(content: bytes):
@@ -18,9 +20,9 @@ def lines_of(content: bytes):
 def test_files_are_grouped_mini_batch_size_at_a_time():
     files = [InputFile(f"f{i}.csv", f"azureml://datastores/d/paths/f{i}.csv", 10) for i in range(7)]
     plan = plan_mini_batches(files, 3, 1000, True, lines_of(b""))
-    assert [[item["name"] for item in batch] for batch in plan] == [["f0.csv", "f1.csv", "f2.csv"],
-                                                                    ["f3.csv", "f4.csv", "f5.csv"], ["f6.csv"]]
-    assert all(item["range"] is None for batch in plan for item in batch)
+    assert [[item.name for item in batch] for batch in plan] == [["f0.csv", "f1.csv", "f2.csv"],
+                                                                 ["f3.csv", "f4.csv", "f5.csv"], ["f6.csv"]]
+    assert all(item.range is None for batch in plan for item in batch)
 
 
 def test_a_big_csv_is_cut_at_line_boundaries_after_its_header_and_each_piece_is_its_own_mini_batch():
@@ -29,13 +31,14 @@ def test_a_big_csv_is_cut_at_line_boundaries_after_its_header_and_each_piece_is_
     small = InputFile("small.csv", "azureml://datastores/d/paths/small.csv", 10)
     plan = plan_mini_batches([big, small], 10, 100, True, lines_of(content))
     pieces = [batch[0] for batch in plan[:-1]]
-    assert all(len(batch) == 1 for batch in plan[:-1]) and plan[-1][0]["name"] == "small.csv"
-    assert pieces[0]["range"][0] == 4 and pieces[-1]["range"][1] == len(content)
-    assert all(a["range"][1] == b["range"][0] for a, b in zip(pieces, pieces[1:]))
-    assert all(content[p["range"][0] - 1:p["range"][0]] == b"\n" for p in pieces)
-    assert all(p["header_bytes"] == 4 for p in pieces)
-    rows = b"".join(content[p["range"][0]:p["range"][1]] for p in pieces)
+    assert all(len(batch) == 1 for batch in plan[:-1]) and plan[-1][0].name == "small.csv"
+    assert pieces[0].range[0] == 4 and pieces[-1].range[1] == len(content)
+    assert all(a.range[1] == b.range[0] for a, b in zip(pieces, pieces[1:]))
+    assert all(content[p.range[0] - 1:p.range[0]] == b"\n" for p in pieces)
+    assert all(p.header_bytes == 4 for p in pieces)
+    rows = b"".join(content[p.range[0]:p.range[1]] for p in pieces)
     assert rows == content[4:]
+    assert plan_from_json(plan_to_json(plan)) == plan  # the plan as stored reads back the same
 
 
 def test_parquet_files_and_files_for_a_scoring_script_are_never_cut():
@@ -47,23 +50,19 @@ def test_parquet_files_and_files_for_a_scoring_script_are_never_cut():
 
 
 def test_pieces_get_the_rows_of_the_earlier_pieces_of_their_file_as_offset():
-    results = [
-        {"index": 0, "items": [{"name": "big.csv", "piece": 0, "rows": 40}]},
-        {"index": 1, "items": [{"name": "big.csv", "piece": 1, "rows": 35}]},
-        {"index": 2, "items": [{"name": "big.csv", "piece": 2, "rows": 25}]},
-        {"index": 3, "items": [{"name": "a.csv", "piece": None, "rows": 7}]},
-    ]
+    results = [MiniBatchResult(index=index, status="succeeded", items=[ItemRows(name=name, piece=piece, rows=rows)])
+               for index, (name, piece, rows) in enumerate([("big.csv", 0, 40), ("big.csv", 1, 35), ("big.csv", 2, 25),
+                                                            ("a.csv", None, 7)])]
     assert row_offsets(results) == {0: 0, 1: 40, 2: 75}
 
 
 def test_only_mini_batches_the_fan_in_reads_back_keep_a_parquet_part():
-    no_code = {"code_configuration": None, "counts": {"mini_batches": 12}}
-    whole_file = [{"name": "a.csv", "range": None, "piece": 0}]
-    assert not needs_parquet_part(no_code, whole_file)
-    assert not needs_parquet_part(no_code, [{"name": "big.csv", "range": [0, 100], "piece": 0}])
-    assert needs_parquet_part(no_code, [{"name": "big.csv", "range": [100, 200], "piece": 1}])
-    assert needs_parquet_part({**no_code, "code_configuration": {"code": "c", "scoring_script": "s.py"}}, whole_file)
-    assert needs_parquet_part({**no_code, "counts": {"mini_batches": MAX_COMMITTED_BLOCKS}}, whole_file)
+    whole_file = [PlannedItem("a.csv", "u", 10)]
+    assert not needs_parquet_part(False, 12, whole_file)
+    assert not needs_parquet_part(False, 12, [PlannedItem("big.csv", "u", 300, (0, 100), 0, 0)])
+    assert needs_parquet_part(False, 12, [PlannedItem("big.csv", "u", 300, (100, 200), 0, 1)])
+    assert needs_parquet_part(True, 12, whole_file)  # a scoring script's columns may differ
+    assert needs_parquet_part(False, MAX_COMMITTED_BLOCKS, whole_file)
 
 
 def test_an_activity_takes_a_share_of_what_is_left_so_early_runs_are_long_and_the_last_are_single():

@@ -6,9 +6,9 @@ import zipfile
 import pytest
 
 from tests.model_builders import mlflow_model_folder, onnx_model_bytes, zip_folder
-from workspace.errors import ValidationFailed
-from workspace.model_files import describe_model_folder, unpack_model_upload
-from workspace.uploads import unpack_zip
+from registry.errors import ValidationFailed
+from registry.model_files import describe_model_folder, unpack_model_upload
+from registry.uploads import unpack_zip
 
 
 def make_zip(entries: dict[str, bytes], links: tuple[str, ...] = ()) -> bytes:

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from workspace.schedule_triggers import Trigger
+from registry.schedule_triggers import Trigger
 
 UTC = dt.timezone.utc
 trigger = TypeAdapter(Trigger).validate_python

@@ -19,9 +19,10 @@ import pytest
 from scoring.arriving_files import arrived, partial_path, unavailable, wait_for
 from scoring.errors import ScoringUserError
 from scoring.isolation import ScoringPool, ScoringProcess
-from scoring.mini_batch import Item, score_mini_batch
+from scoring.contracts import ScorerSpec, ScoringItem, ScoringRequest
+from scoring.mini_batch import score_mini_batch
 from scoring.readers import read_arrow, read_table
-from scoring.scorers import CustomScriptScorer, OnnxScorer, ScorerSpec, predictions_frame
+from scoring.scorers import CustomScriptScorer, OnnxScorer, predictions_frame
 from tests.model_builders import FEATURES, onnx_model_bytes, onnx_two_input_bytes, sklearn_classifier, training_data
 
 
@@ -79,18 +80,23 @@ def test_a_file_that_cannot_be_downloaded_stops_the_wait_with_the_reason(tmp_pat
         wait_for(target)
 
 
+BLOCK_BYTES = 4 * 1024 * 1024
+
+
 def handed_over(blocks: list) -> list[str]:
     return [line for _, path in blocks for line in path.read_text().splitlines()]
 
 
 def test_a_mini_batch_writes_csv_rows_and_keeps_parquet_only_when_asked(tmp_path):
-    items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n, n + 0.5])), f"folder/{n}.csv") for n in (1, 2)]
+    items = [ScoringItem(str(write_csv(tmp_path / "in" / f"{n}.csv", [n, n + 0.5])), f"folder/{n}.csv")
+             for n in (1, 2)]
     for keep in (False, True):
         part = tmp_path / f"keep-{keep}" / "part.parquet"
         part.parent.mkdir()
         blocks = []
         outcome = score_mini_batch(DoublingScorer(), items, part, keep_parquet=keep,
-                                   on_block=lambda number, path: blocks.append((number, path)))
+                                   on_block=lambda number, path: blocks.append((number, path)), max_blocks=1,
+                                   block_bytes=BLOCK_BYTES)
         assert outcome.rows == 4 and outcome.rows_per_item == [2, 2]
         assert outcome.columns == ["file_name", "row", "prediction"] and outcome.blocks == 1
         assert handed_over(blocks) == [
@@ -100,7 +106,7 @@ def test_a_mini_batch_writes_csv_rows_and_keeps_parquet_only_when_asked(tmp_path
 
 
 def test_rows_are_cut_into_blocks_while_the_files_score_and_never_into_more_than_the_share(tmp_path):
-    items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n] * 50)), f"{n}.csv") for n in range(6)]
+    items = [ScoringItem(str(write_csv(tmp_path / "in" / f"{n}.csv", [n] * 50)), f"{n}.csv") for n in range(6)]
     for share, expected in ((10, 6), (3, 3), (1, 1)):
         part = tmp_path / f"share-{share}" / "part.parquet"
         part.parent.mkdir()
@@ -125,18 +131,20 @@ class RenamingScorer(DoublingScorer):
 
 
 def test_rows_whose_columns_differ_between_files_become_parquet_and_no_block_counts(tmp_path):
-    items = [Item(str(write_csv(tmp_path / "in" / f"{n}.csv", [n])), f"{n}.csv") for n in (1, 2)]
+    items = [ScoringItem(str(write_csv(tmp_path / "in" / f"{n}.csv", [n])), f"{n}.csv") for n in (1, 2)]
     part = tmp_path / "part.parquet"
-    outcome = score_mini_batch(RenamingScorer(), items, part, keep_parquet=False, block_bytes=1)
+    outcome = score_mini_batch(RenamingScorer(), items, part, keep_parquet=False, on_block=None, max_blocks=1,
+                               block_bytes=1)
     assert outcome.blocks == 0 and outcome.columns is None
     assert pq.read_table(part).column_names == ["file_name", "row", "1.csv", "2.csv"]
 
 
 def test_an_unavailable_file_fails_alone_and_the_others_are_scored(tmp_path):
-    good = Item(str(write_csv(tmp_path / "good.csv", [1.0])), "good.csv")
-    missing = Item(str(tmp_path / "missing.csv"), "missing.csv")
+    good = ScoringItem(str(write_csv(tmp_path / "good.csv", [1.0])), "good.csv")
+    missing = ScoringItem(str(tmp_path / "missing.csv"), "missing.csv")
     unavailable(Path(missing.path), "'missing.csv' could not be downloaded: timeout")
-    outcome = score_mini_batch(DoublingScorer(), [missing, good], tmp_path / "part.parquet", keep_parquet=False)
+    outcome = score_mini_batch(DoublingScorer(), [missing, good], tmp_path / "part.parquet", keep_parquet=False,
+                               on_block=None, max_blocks=1, block_bytes=BLOCK_BYTES)
     assert outcome.succeeded == ["good.csv"] and outcome.rows_per_item == [0, 1]
     assert [(f.name, f.error) for f in outcome.failed] == [("missing.csv", "'missing.csv' could not be downloaded: "
                                                                            "timeout")]
@@ -151,11 +159,12 @@ def test_a_scoring_script_runs_on_the_files_that_arrived(tmp_path):
         "def run(mini_batch):\n    return [os.path.basename(p) for p in mini_batch]\n")
     scorer = CustomScriptScorer(ScorerSpec(kind="custom", model_dir=str(tmp_path), code_dir=str(code),
                                            scoring_script="score.py"))
-    first = Item(str(write_csv(tmp_path / "a.csv", [1.0])), "a.csv")
-    lost = Item(str(tmp_path / "b.csv"), "b.csv")
-    third = Item(str(write_csv(tmp_path / "c.csv", [1.0])), "c.csv")
+    first = ScoringItem(str(write_csv(tmp_path / "a.csv", [1.0])), "a.csv")
+    lost = ScoringItem(str(tmp_path / "b.csv"), "b.csv")
+    third = ScoringItem(str(write_csv(tmp_path / "c.csv", [1.0])), "c.csv")
     unavailable(Path(lost.path), "gone")
-    outcome = score_mini_batch(scorer, [first, lost, third], tmp_path / "part.parquet")
+    outcome = score_mini_batch(scorer, [first, lost, third], tmp_path / "part.parquet", keep_parquet=True,
+                               on_block=None, max_blocks=1, block_bytes=BLOCK_BYTES)
     assert outcome.succeeded == ["a.csv", "c.csv"] and [f.name for f in outcome.failed] == ["b.csv"]
     assert outcome.rows_per_item == [2, 0, 0]
     assert pq.read_table(tmp_path / "part.parquet").column("prediction").to_pylist() == ["a.csv", "c.csv"]
@@ -228,20 +237,20 @@ def test_the_scoring_process_reports_blocks_before_its_answer_and_lines_arriving
         path = tmp_path / "in" / f"{number}.csv"
         path.parent.mkdir(exist_ok=True)
         path.write_text("a,b\n" + "".join(f"{row}.5,{number}\n" for row in range(40)))
-        items.append({"path": str(path), "name": path.name})
+        items.append(ScoringItem(str(path), path.name))
     model = tmp_path / "model"
     model.mkdir()
     (model / "model.onnx").write_bytes(onnx_two_input_bytes())
-    request = {"key": "k", "scorer": ScorerSpec(kind="onnx", model_dir=str(model)).__dict__, "items": items,
-               "part_path": str(tmp_path / "out" / "part.parquet"), "keep_parquet": False, "max_blocks": 10,
-               "block_bytes": 100}
+    request = ScoringRequest(key="k", scorer=ScorerSpec(kind="onnx", model_dir=str(model)), items=items,
+                             part_path=str(tmp_path / "out" / "part.parquet"), keep_parquet=False, max_blocks=10,
+                             block_bytes=100, summary_dir=str(tmp_path / "summary"), logging_level="info")
     (tmp_path / "out").mkdir()
     process, blocks = ScoringProcess(), []
     try:
         answer = process.score(request, 60, 1, blocks.append)
-        assert answer.ok and answer.outcome["blocks"] == 3  # a line left waiting would end in the timeout
-        assert [b["number"] for b in blocks] == [0, 1, 2]
-        assert Path(blocks[2]["path"]).read_text().splitlines()[-1] == '"2.csv",39,41.5'
+        assert answer.ok and answer.outcome.blocks == 3  # a line left waiting would end in the timeout
+        assert [b.number for b in blocks] == [0, 1, 2]
+        assert Path(blocks[2].path).read_text().splitlines()[-1] == '"2.csv",39,41.5'
     finally:
         process.stop()
 
@@ -250,12 +259,12 @@ CALLER = """
 import sys
 import threading
 import time
+from scoring.contracts import ScorerSpec, ScoringItem, ScoringRequest
 from scoring.isolation import ScoringProcess
-from scoring.scorers import ScorerSpec
 folder = sys.argv[1]
 spec = ScorerSpec(kind="custom", model_dir=folder, code_dir=folder, scoring_script="score.py")
-request = {"key": "k", "scorer": spec.__dict__, "items": [{"path": folder + "/in.csv", "name": "in.csv"}],
-           "part_path": None}
+request = ScoringRequest(key="k", scorer=spec, items=[ScoringItem(folder + "/in.csv", "in.csv")], part_path=None,
+                         keep_parquet=False, max_blocks=1, block_bytes=1024, summary_dir=folder, logging_level="info")
 process = ScoringProcess()
 threading.Thread(target=process.score, args=(request, 600, 1), daemon=True).start()
 while process.process is None:

@@ -10,7 +10,8 @@ import azure.durable_functions as df
 
 from devhost.durable.history import EventType, event, execution_started
 from devhost.durable.replay import run_episode
-from orchestrations.scoring_jobs import bp, slices
+from jobs.planning import slices
+from orchestrations.scoring_jobs import bp
 
 T0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from workspace.errors import NotFound
-from workspace.static_files import resolve_static
+from registry.errors import NotFound
+from function_app.static_files import resolve_static
 
 STUDIO = Path(__file__).resolve().parents[2] / "studio"
 

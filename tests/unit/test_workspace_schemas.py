@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from workspace import defaults as d
-from workspace.endpoints import merge_patch
-from workspace.errors import ValidationFailed
-from workspace.names import check_asset_name, check_datastore_name, check_endpoint_name
-from workspace.refs import AssetRef, parse_asset_ref, parse_datastore_uri
-from workspace.resources import BatchDeploymentSpec, BatchEndpointSpec, DatastoreSpec, parse
+from registry import defaults as d
+from registry.endpoints import merge_patch
+from registry.errors import ValidationFailed
+from registry.names import check_asset_name, check_datastore_name, check_endpoint_name
+from registry.refs import AssetRef, parse_asset_ref, parse_datastore_uri
+from registry.resources import BatchDeploymentSpec, BatchEndpointSpec, DatastoreSpec, parse
 
 
 @pytest.mark.parametrize("name", ["abc", "my-endpoint", "A1b2", "x" * 32])

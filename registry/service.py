@@ -1,4 +1,4 @@
-"""The workspace's services wired together over one storage account."""
+"""The registry's services wired together over one storage account."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -9,26 +9,24 @@ from .data_assets import DataAssetService
 from .datastores import DatastoreService
 from .endpoints import EndpointService
 from .inboxes import InboxService
-from .jobs import JobService
 from .models import ModelRegistry
 from .schedules import ScheduleService
 from .storage import WorkspaceStorage, connection_string
 
 
-@dataclass
-class Workspace:
+@dataclass(eq=False)  # one per account, cached by identity
+class Registry:
     storage: WorkspaceStorage
     datastores: DatastoreService
     models: ModelRegistry
     data: DataAssetService
     codes: CodeService
     endpoints: EndpointService
-    jobs: JobService
     inboxes: InboxService
     schedules: ScheduleService
 
     @classmethod
-    def open(cls, conn: str) -> "Workspace":
+    def open(cls, conn: str) -> "Registry":
         storage = WorkspaceStorage(conn)
         datastores = DatastoreService(storage)
         datastores.ensure_default()
@@ -36,16 +34,15 @@ class Workspace:
         codes = CodeService(storage, datastores)
         data = DataAssetService(storage, datastores)
         endpoints = EndpointService(storage, models, codes)
-        jobs = JobService(storage, datastores, models, data, endpoints)
-        return cls(storage, datastores, models, data, codes, endpoints, jobs,
-                   InboxService(storage, datastores, endpoints), ScheduleService(storage, endpoints, jobs))
+        return cls(storage, datastores, models, data, codes, endpoints, InboxService(storage, datastores, endpoints),
+                   ScheduleService(storage, endpoints))
 
 
 @lru_cache(maxsize=4)
-def _open(conn: str) -> Workspace:
-    return Workspace.open(conn)
+def _open(conn: str) -> Registry:
+    return Registry.open(conn)
 
 
-def current_workspace() -> Workspace:
-    """The workspace of this app's storage account, opened once per process."""
+def current_registry() -> Registry:
+    """The registry of this app's storage account, opened once per process."""
     return _open(connection_string())

@@ -1,5 +1,5 @@
-"""Batch scoring job records: submission (everything the job needs resolved and pinned up front), status,
-live progress, per-mini-batch results, cancellation, listing.
+"""Batch scoring job records: submission (everything the job needs resolved and pinned up front), status
+changes through `status.transition`, live progress, per-mini-batch results, cancel requests, listing.
 
 A job is one row in `Jobs` (partition `job`, row = the job name); each mini-batch's result is one row in
 `JobMiniBatches` (partition = the job name, row = the mini-batch number), written idempotently, so the job's
@@ -7,35 +7,31 @@ final counts are exact even when a mini-batch ran twice."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Callable
 
-from .clock import now_iso
-from .data_assets import DataAssetService
-from .datastores import DatastoreService
-from .defaults import DEFAULT_DATASTORE
-from .endpoints import EndpointService, merge_patch
-from .errors import AlreadyExists, Conflict, NotFound, ReferenceNotFound, ValidationFailed
-from .job_specs import InvokeRequest, OutputSpec
-from .models import ModelRegistry
-from .names import check_asset_name
-from .optimistic import update_with_retries
-from .refs import DatastorePath, parse_asset_ref, parse_datastore_uri
-from .resources import BatchDeploymentSettings, ResourceConfiguration, parse
-from .storage import Record, WorkspaceStorage
+from registry.clock import now_iso
+from registry.data_assets import DataAssetService
+from registry.datastores import DatastoreService
+from registry.defaults import DEFAULT_DATASTORE
+from registry.endpoints import EndpointService, merge_patch
+from registry.errors import AlreadyExists, Conflict, NotFound, ReferenceNotFound, ValidationFailed
+from registry.job_specs import InvokeRequest, OutputSpec
+from registry.models import ModelRegistry
+from registry.names import check_asset_name
+from registry.optimistic import update_with_retries
+from registry.refs import DatastorePath, parse_asset_ref, parse_datastore_uri
+from registry.resources import BatchDeploymentSettings, ResourceConfiguration, parse
+from registry.storage import Record, WorkspaceStorage
+
+from .contracts import JobError, MiniBatchResult
+from .job_storage import job_folder
+from .status import ACTIVE, JobStatus, transition
+from .verdict import count_result
 
 PARTITION = "job"
-JOB_OUTPUTS_ROOT = "jobs"
-ACTIVE = ("NotStarted", "Preparing", "Running", "Finalizing", "CancelRequested")
-TERMINAL = ("Completed", "Failed", "Canceled")
 
 
-def job_folder(name: str) -> str:
-    """The job's own folder in the default datastore: logs, and its outputs unless it names another place."""
-    return f"{JOB_OUTPUTS_ROOT}/{name}/"
-
-
-class JobService:
+class JobRecords:
     def __init__(self, storage: WorkspaceStorage, datastores: DatastoreService, models: ModelRegistry,
                  data: DataAssetService, endpoints: EndpointService):
         self.table = storage.table("Jobs")
@@ -87,7 +83,7 @@ class JobService:
             {"uri": None, "type": "uri_folder", "files": files, "given": f"{len(files)} file(s) from an inbox"},
             "source": source or {"kind": "invoke"},
             "output": self._resolve_output(request.output, name, settings.output_file_name),
-            "status": "NotStarted",
+            "status": JobStatus.NOT_STARTED.value,
             "created_at": now_iso(),
             "started_at": None,
             "ended_at": None,
@@ -134,88 +130,75 @@ class JobService:
     def get(self, name: str) -> Record:
         return self.table.get(PARTITION, name, "Job", name)
 
+    def find(self, name: str) -> Record | None:
+        return self.table.find(PARTITION, name)
+
+    def is_active(self, name: str) -> bool:
+        """Whether the job exists and has not reached its verdict."""
+        found = self.find(name)
+        return found is not None and JobStatus(found.body["status"]) in ACTIVE
+
     def list_for_endpoint(self, endpoint: str) -> list[dict]:
         records = self.table.query("PartitionKey eq @pk and Endpoint eq @ep", pk=PARTITION, ep=endpoint)
         return sorted((r.body for r in records), key=lambda j: j["created_at"], reverse=True)
 
-    def mini_batch_results(self, name: str) -> list[dict]:
-        return sorted((r.body for r in self.mini_batches.list(name)), key=lambda b: b["index"])
+    def mini_batch_results(self, name: str) -> list[MiniBatchResult]:
+        return sorted((MiniBatchResult.model_validate(r.body) for r in self.mini_batches.list(name)),
+                      key=lambda result: result.index)
 
     # -- changes ------------------------------------------------------------------------------------
-    def update(self, name: str, change, known: Record | None = None) -> Record:
-        """Apply change(body) -> body with ETag retries; a finished job is never changed again. known: the
-        record as its caller last read or wrote it, tried first to save a read (a stale one costs a retry)."""
+    def update(self, name: str, change: Callable[[dict], dict | None], known: Record | None = None) -> Record:
+        """Apply change(body) -> body (None: leave it) with ETag retries. known: the record as its caller last
+        read or wrote it, tried first to save a read (a stale one costs a retry)."""
         hint = [known]
 
         def attempt() -> Record:
             record = hint.pop() if hint and hint[0] is not None else self.get(name)
             hint.clear()
-            if record.body["status"] in TERMINAL:
+            changed = change(dict(record.body))
+            if changed is None:
                 return record
-            return self.table.replace(PARTITION, name, change(dict(record.body)), record.etag, "Job", name,
+            return self.table.replace(PARTITION, name, changed, record.etag, "Job", name,
                                       Endpoint=record.body["endpoint"])
 
         return update_with_retries(attempt, None, f"Job '{name}'")
 
-    def set_status(self, name: str, status: str, known: Record | None = None, **fields) -> Record:
-        def change(body: dict) -> dict:
-            if body["status"] == "CancelRequested" and status not in TERMINAL:
-                return body
-            body.update(fields, status=status)
-            now = now_iso()
-            if status in ("Preparing", "Running") and not body.get("started_at"):
-                body["started_at"] = now
-            if status in TERMINAL:
-                body["ended_at"] = now
-                body["duration_seconds"] = _seconds_between(body.get("started_at") or body["created_at"], now)
-            return body
+    def set_status(self, name: str, status: JobStatus, known: Record | None = None, *, counts: dict | None = None,
+                   error: JobError | None = None) -> Record:
+        """The job after the change, or as it is where the change is not allowed from its status."""
+        payload = error.to_json() if error is not None else None
+        return self.update(name, lambda body: transition(body, status, now_iso(), counts=counts, error=payload),
+                           known)
 
-        return self.update(name, change, known)
-
-    def record_mini_batch(self, name: str, index: int, result: dict) -> Record | None:
+    def record_mini_batch(self, name: str, result: MiniBatchResult) -> Record | None:
         """Store one mini-batch's result; the job's live counts move only the first time it is stored. Gives
         the job's record as the counts left it, or None when they did not move."""
-        body = {"index": index, **result}
+        body = result.to_json()
+        row = f"{result.index:08d}"
         try:  # the first result of a mini-batch: one write
-            self.mini_batches.create(name, f"{index:08d}", body, "Mini-batch", f"{name}/{index}")
+            self.mini_batches.create(name, row, body, "Mini-batch", f"{name}/{result.index}")
             previous = None
         except AlreadyExists:  # a repeated delivery or a run after a crash
-            previous = self.mini_batches.find(name, f"{index:08d}")
-            self.mini_batches.upsert(name, f"{index:08d}", body)
-            if previous is not None and previous.body.get("status") == result.get("status"):
+            found = self.mini_batches.find(name, row)
+            previous = MiniBatchResult.model_validate(found.body) if found is not None else None
+            self.mini_batches.upsert(name, row, body)
+            if previous is not None and previous.status == result.status:
                 return None
 
-        def change(job: dict) -> dict:
+        def change(job: dict) -> dict | None:
+            if JobStatus(job["status"]).is_terminal:
+                return None
             counts = dict(job["counts"])
             if previous is not None:
-                _count(counts, previous.body, -1)
-            _count(counts, body, 1)
-            job["counts"] = counts
-            return job
+                count_result(counts, previous, -1)
+            count_result(counts, result, 1)
+            return {**job, "counts": counts}
 
         return self.update(name, change)
 
     def request_cancel(self, name: str) -> Record:
+        """Record the user's cancel; the job's own finish turns it into Canceled."""
         record = self.get(name)
-        if record.body["status"] in TERMINAL:
+        if JobStatus(record.body["status"]).is_terminal:
             raise Conflict(f"Job '{name}' has already finished ({record.body['status']}).", target="name")
-        return self.update(name, lambda body: {**body, "status": "CancelRequested"})
-
-    def is_canceled(self, name: str) -> bool:
-        return self.get(name).body["status"] in ("CancelRequested", "Canceled")
-
-
-def _count(counts: dict, result: dict, sign: int) -> None:
-    done = result.get("status") == "succeeded"
-    counts["mini_batches_done"] += sign * (1 if done else 0)
-    counts["mini_batches_failed"] += sign * (0 if done or result.get("status") == "canceled" else 1)
-    counts["files_failed"] += sign * len(result.get("failed_files", []))
-    counts["rows_scored"] += sign * int(result.get("rows", 0))
-
-
-def _parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def _seconds_between(start: str, end: str) -> float:
-    return round((_parse_time(end) - _parse_time(start)).total_seconds(), 3)
+        return self.set_status(name, JobStatus.CANCEL_REQUESTED, known=record)

@@ -4,7 +4,7 @@ runs starts no second one unless it allows concurrent jobs. Jobs link back to th
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, Callable
 
 from pydantic import Field
 
@@ -12,7 +12,6 @@ from .clock import now_iso
 from .endpoints import EndpointService
 from .errors import NotFound, PreconditionFailed, ReferenceNotFound, ValidationFailed
 from .job_specs import InvokeRequest
-from .jobs import ACTIVE, JobService
 from .names import check_asset_name
 from .optimistic import check_if_match, update_with_retries
 from .resources import Schema, parse
@@ -56,10 +55,9 @@ def occurrence_job_name(schedule: str, occurrence: dt.datetime) -> str:
 
 
 class ScheduleService:
-    def __init__(self, storage: WorkspaceStorage, endpoints: EndpointService, jobs: JobService):
+    def __init__(self, storage: WorkspaceStorage, endpoints: EndpointService):
         self.table = storage.table("Schedules")
         self.endpoints = endpoints
-        self.jobs = jobs
 
     def create_or_replace(self, name: str, body: Any, if_match: str | None = None) -> tuple[Record, bool]:
         check_asset_name(name)
@@ -116,16 +114,17 @@ class ScheduleService:
         self.table.delete(PARTITION, name, record.etag)
 
     # -- running ------------------------------------------------------------------------------------
-    def claim_due(self, now: dt.datetime) -> list[tuple[dict, dict]]:
-        """The schedules due now, each with its run (a fixed job name) claimed before the job is started."""
+    def claim_due(self, now: dt.datetime, job_active: Callable[[str], bool]) -> list[tuple[dict, dict]]:
+        """The schedules due now, each with its run (a fixed job name) claimed before the job is started.
+        job_active(name) tells whether a schedule's previous job still runs (the job engine knows)."""
         claimed = []
         for record in list(self.table.list(PARTITION)):
-            run = self._claim(record, now)
+            run = self._claim(record, now, job_active)
             if run is not None:
                 claimed.append((record.body, run))
         return claimed
 
-    def _claim(self, record: Record, now: dt.datetime) -> dict | None:
+    def _claim(self, record: Record, now: dt.datetime, job_active: Callable[[str], bool]) -> dict | None:
         body = record.body
         if not body["is_enabled"]:
             return None
@@ -135,7 +134,8 @@ class ScheduleService:
             return None
         if pending:
             return body["last_run"]
-        if not body["allow_concurrent_jobs"] and self._previous_job_active(body):
+        previous = (body.get("last_run") or {}).get("name")
+        if not body["allow_concurrent_jobs"] and previous and job_active(previous):
             updated = dict(body, evaluated_at=iso(now))
             updated["next_run"] = self._next_run(updated)
             self._replace_quietly(record, updated)
@@ -145,13 +145,6 @@ class ScheduleService:
         updated = dict(body, evaluated_at=iso(now), last_run=run)
         updated["next_run"] = self._next_run(updated)
         return run if self._replace_quietly(record, updated) else None
-
-    def _previous_job_active(self, body: dict) -> bool:
-        previous = (body.get("last_run") or {}).get("name")
-        if not previous:
-            return False
-        found = self.jobs.table.find("job", previous)
-        return found is not None and found.body["status"] in ACTIVE
 
     def _replace_quietly(self, record: Record, body: dict) -> bool:
         """False when another runner changed the schedule first: it handles the occurrence."""

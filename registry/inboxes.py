@@ -12,6 +12,8 @@ import hashlib
 import logging
 from dataclasses import dataclass
 
+from scoring.formats import is_scorable
+
 from . import defaults as d
 from .clock import now_iso
 from .datastores import DatastoreService
@@ -20,10 +22,9 @@ from .errors import AlreadyExists, NotFound, PreconditionFailed
 from .refs import DatastorePath
 from .resources import InboxSettings
 from .schedules import iso, parse_time
-from .storage import Record, WorkspaceStorage
+from .storage import Record, WorkspaceStorage, blob_properties
 
 log = logging.getLogger("batch_endpoints.inbox")
-SCORABLE_SUFFIXES = (".csv", ".tsv", ".parquet", ".jsonl", ".json")
 PENDING, CLAIMED, SUBMITTED, REJECTED, SKIPPED = "pending", "claimed", "submitted", "rejected", "skipped"
 
 
@@ -73,7 +74,7 @@ class InboxService:
         reason = None
         if not inbox.settings.enabled:
             reason = "the inbox is disabled"
-        elif not blob.lower().endswith(SCORABLE_SUFFIXES):
+        elif not is_scorable(blob):
             reason = "unsupported file type"
         body = {"endpoint": inbox.endpoint, "datastore": datastore, "blob": blob, "etag": etag, "size": size,
                 "name": blob[len(inbox.prefix):], "arrived_at": now_iso(), "status": SKIPPED if reason else PENDING,
@@ -87,6 +88,13 @@ class InboxService:
             return None
         log.info("inbox of endpoint %s: received %s", inbox.endpoint, blob)
         return inbox.endpoint
+
+    def record_drop(self, datastore: str, blob: str) -> str | None:
+        """A file the blob trigger saw: its ETag and size are read, then it is recorded as any arrival."""
+        properties = blob_properties(self.datastores.container(datastore), blob)
+        if properties is None:
+            return None  # deleted again before it was read
+        return self.record_arrival(datastore, blob, properties.etag, properties.size)
 
     def poll(self) -> int:
         """List every inbox and record the files not seen yet: the blob trigger's safety net, and the only way

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from .errors import NotFound
+from registry.errors import NotFound
 
 MEDIA_TYPES = {
     ".html": "text/html; charset=utf-8",

@@ -9,16 +9,15 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
-from .blob_downloads import copy_blob
-from .datastores import DatastoreService
-from .errors import ReferenceNotFound, ValidationFailed
-from .refs import DatastorePath, parse_datastore_uri
+from registry.blob_reads import copy_blob
+from registry.datastores import DatastoreService
+from registry.errors import ReferenceNotFound, ValidationFailed
+from registry.refs import DatastorePath, parse_datastore_uri
+from registry.storage import blob_properties
 
-URL_TIMEOUT_SECONDS = 60
-LINE_PROBE_BYTES = 64 * 1024
+from .settings import DEFAULT_LINE_PROBE_BYTES, DEFAULT_URL_TIMEOUT_SECONDS
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,11 @@ class InputReader:
         container = self.datastores.container(location.datastore, field="input")
         path = location.path
         if input_type != "uri_folder" and path and not path.endswith("/"):
-            try:
-                size = container.get_blob_client(path).get_blob_properties().size
-                return [InputFile(PurePosixPath(path).name, uri, size)]
-            except ResourceNotFoundError:
-                if input_type == "uri_file":
-                    raise ReferenceNotFound(f"The input file {uri} does not exist.", target="input") from None
+            properties = blob_properties(container, path)
+            if properties is not None:
+                return [InputFile(PurePosixPath(path).name, uri, properties.size)]
+            if input_type == "uri_file":
+                raise ReferenceNotFound(f"The input file {uri} does not exist.", target="input")
         prefix = path.rstrip("/") + "/" if path.strip("/") else ""
         files = [InputFile(blob.name[len(prefix):], str(DatastorePath(location.datastore, blob.name)), blob.size)
                  for blob in container.list_blobs(name_starts_with=prefix)]
@@ -80,7 +78,7 @@ class InputReader:
     def _copy_whole(self, file: InputFile, sink) -> None:
         if is_url(file.uri):
             try:
-                with urllib.request.urlopen(file.uri, timeout=URL_TIMEOUT_SECONDS) as response:
+                with urllib.request.urlopen(file.uri, timeout=DEFAULT_URL_TIMEOUT_SECONDS) as response:
                     shutil.copyfileobj(response, sink, 1024 * 1024)
             except (urllib.error.URLError, OSError) as error:
                 raise ReferenceNotFound(f"The input {file.uri} cannot be read: {error}", target="input") from None
@@ -100,7 +98,7 @@ class InputReader:
     def next_line_start(self, file: InputFile, offset: int) -> int:
         """The offset just after the first newline at or after offset (the file's size if none)."""
         while offset < file.size:
-            chunk = self.read_range(file, offset, min(LINE_PROBE_BYTES, file.size - offset))
+            chunk = self.read_range(file, offset, min(DEFAULT_LINE_PROBE_BYTES, file.size - offset))
             found = chunk.find(b"\n")
             if found >= 0:
                 return offset + found + 1

@@ -1,4 +1,4 @@
-"""A durable fan-out/fan-in over a list of numbers: the path every scoring job will take.
+"""A durable fan-out/fan-in in a blueprint, started over HTTP: the shape the product's jobs take.
 
 POST /api/fanout with {"values": [...]} starts it; the orchestrator squares each value in parallel
 activities and returns their sum.

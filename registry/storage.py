@@ -1,16 +1,19 @@
-"""The workspace's own storage: tables of records (with ETags) and blob containers, in the account of
-`AzureWebJobsStorage` (Azurite locally)."""
+"""The storage layer: tables of records (with ETags) and blob containers in the app's own account
+(`AzureWebJobsStorage`, Azurite locally), and the clients of registered datastores. Every Table and Blob
+client of the product is made here; the engine's per-job gateway (`jobs.job_storage`) works on the
+containers it is given."""
 from __future__ import annotations
 
 import json
 import os
 from dataclasses import dataclass
 from typing import Any, Iterator
+from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient
 
 from .errors import AlreadyExists, NotFound, PreconditionFailed
 
@@ -140,3 +143,33 @@ class WorkspaceStorage:
                 pass
             self._ready.add(f"container:{name}")
         return client
+
+
+def datastore_container(container_name: str, *, account_url: str | None = None, account_name: str | None = None,
+                        account_key: str | None = None, sas_token: str | None = None,
+                        connection_string: str | None = None) -> ContainerClient:
+    """A client for a registered datastore's container, with its own credential."""
+    if connection_string:
+        service = BlobServiceClient.from_connection_string(connection_string)
+    else:
+        credential: Any = sas_token
+        if account_key:
+            credential = {"account_name": account_name or _account_from_url(account_url or ""),
+                          "account_key": account_key}
+        service = BlobServiceClient(account_url, credential=credential)
+    return service.get_container_client(container_name)
+
+
+def _account_from_url(url: str) -> str:
+    """The account name in an account URL: the host's first label, or the first path segment (Azurite)."""
+    parts = urlsplit(url)
+    segments = [segment for segment in parts.path.split("/") if segment]
+    return segments[0] if segments else (parts.hostname or "").split(".")[0]
+
+
+def blob_properties(container: ContainerClient, path: str) -> BlobProperties | None:
+    """The blob's properties (size, ETag), or None where there is no such blob."""
+    try:
+        return container.get_blob_client(path).get_blob_properties()
+    except ResourceNotFoundError:
+        return None

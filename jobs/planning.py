@@ -6,7 +6,8 @@ pieces of about `split_bytes`, and each piece is a mini-batch of its own, so one
 parallel; each piece keeps the file's header line and its rows keep their index within the whole file.
 Parquet files and the files given to a scoring script are never cut.
 
-Each scoring activity then takes a run of consecutive mini-batches and scores them one after another (see
+The orchestration scores the mini-batches in slices of `slice_size` (sub-orchestrations, `slices`); each
+scoring activity takes a run of consecutive mini-batches and scores them one after another (see
 `mini_batches_per_activity`).
 """
 from __future__ import annotations
@@ -14,22 +15,49 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Callable
 
-from .job_inputs import InputFile
+from scoring.formats import has_header, is_line_format
 
-DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY = 8  # bounds an activity's length and the work a crashed worker repeats
-LINE_FORMATS = (".csv", ".tsv", ".jsonl", ".json")
-HEADED_FORMATS = (".csv", ".tsv")
+from .inputs import InputFile
+from .settings import DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY
 
 
-@dataclass
+@dataclass(frozen=True)
 class PlannedItem:
+    """One input of a mini-batch: a whole file, or one piece (a byte range) of a cut file."""
+
     name: str
     uri: str
     size: int
     range: tuple[int, int] | None = None  # byte range of a piece
     header_bytes: int = 0  # length of the header line a piece needs in front
     piece: int = 0
+
+    @property
+    def is_piece(self) -> bool:
+        return self.range is not None
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "PlannedItem":
+        return cls(**{**data, "range": tuple(data["range"]) if data["range"] is not None else None})
+
+
+Plan = list[list[PlannedItem]]
+
+
+def plan_to_json(plan: Plan) -> list[list[dict]]:
+    return [[item.to_json() for item in batch] for batch in plan]
+
+
+def plan_from_json(data: list[list[dict]]) -> Plan:
+    return [[PlannedItem.from_json(item) for item in batch] for batch in data]
+
+
+def slices(total: int, size: int) -> list[tuple[int, int]]:
+    """The ranges of mini-batches that the job's sub-orchestrations score, in order."""
+    return [(start, min(start + size, total)) for start in range(0, total, size)]
 
 
 def mini_batches_per_activity(remaining: int, window: int,
@@ -41,19 +69,19 @@ def mini_batches_per_activity(remaining: int, window: int,
 
 
 def is_splittable(file: InputFile, split_bytes: int) -> bool:
-    return file.size > split_bytes and file.name.lower().endswith(LINE_FORMATS)
+    return file.size > split_bytes and is_line_format(file.name)
 
 
 def plan_mini_batches(files: list[InputFile], mini_batch_size: int, split_bytes: int, can_split: bool,
-                      line_start: Callable[[InputFile, int], int]) -> list[list[dict]]:
+                      line_start: Callable[[InputFile, int], int]) -> Plan:
     """line_start(file, offset) gives the offset just after the next newline; used only for cut files."""
-    batches: list[list[dict]] = []
-    pending: list[dict] = []
+    batches: Plan = []
+    pending: list[PlannedItem] = []
     for file in files:
         if can_split and is_splittable(file, split_bytes):
-            batches.extend([asdict(piece)] for piece in _pieces(file, split_bytes, line_start))
+            batches.extend([piece] for piece in _pieces(file, split_bytes, line_start))
             continue
-        pending.append(asdict(PlannedItem(file.name, file.uri, file.size)))
+        pending.append(PlannedItem(file.name, file.uri, file.size))
         if len(pending) == mini_batch_size:
             batches.append(pending)
             pending = []
@@ -63,7 +91,7 @@ def plan_mini_batches(files: list[InputFile], mini_batch_size: int, split_bytes:
 
 
 def _pieces(file: InputFile, split_bytes: int, line_start: Callable[[InputFile, int], int]) -> list[PlannedItem]:
-    header = line_start(file, 0) if file.name.lower().endswith(HEADED_FORMATS) else 0
+    header = line_start(file, 0) if has_header(file.name) else 0
     cuts = [header]
     while cuts[-1] < file.size:
         nxt = line_start(file, max(cuts[-1] + split_bytes - 1, cuts[-1]))

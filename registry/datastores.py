@@ -2,9 +2,7 @@
 registered Azure Blob containers. Credentials are kept, never shown."""
 from __future__ import annotations
 
-from typing import Any
-
-from azure.storage.blob import BlobServiceClient, ContainerClient
+from azure.storage.blob import ContainerClient
 
 from .clock import now_iso
 from .defaults import DEFAULT_DATASTORE
@@ -12,7 +10,7 @@ from .errors import Conflict, ReferenceNotFound, ValidationFailed
 from .names import check_datastore_name
 from .optimistic import check_if_match
 from .resources import DatastoreSpec, parse
-from .storage import Record, WorkspaceStorage
+from .storage import Record, WorkspaceStorage, datastore_container
 
 PARTITION = "datastore"
 
@@ -79,18 +77,12 @@ class DatastoreService:
         if record is None:
             raise ReferenceNotFound(f"Datastore '{name}' does not exist.", target=field)
         body = record.body
-        credentials = body.get("credentials") or {}
-        if "connection_string" in credentials:
-            service = BlobServiceClient.from_connection_string(credentials["connection_string"])
-        else:
-            url = body.get("account_url") or f"{body['protocol']}://{body['account_name']}.blob.{body['endpoint']}"
-            if "account_key" in credentials:
-                credential: Any = {"account_name": body.get("account_name") or _account_from_url(url),
-                                   "account_key": credentials["account_key"]}
-            else:
-                credential = credentials.get("sas_token")
-            service = BlobServiceClient(url, credential=credential)
-        return service.get_container_client(body["container_name"])
+        credentials = body["credentials"] or {}
+        url = body["account_url"] or f"{body['protocol']}://{body['account_name']}.blob.{body['endpoint']}"
+        return datastore_container(body["container_name"], account_url=url, account_name=body["account_name"],
+                                   account_key=credentials.get("account_key"),
+                                   sas_token=credentials.get("sas_token"),
+                                   connection_string=credentials.get("connection_string"))
 
 
 def _credential_type(credentials: dict) -> str:
@@ -98,12 +90,6 @@ def _credential_type(credentials: dict) -> str:
         if kind in credentials:
             return kind
     return "none"
-
-
-def _account_from_url(url: str) -> str:
-    host_and_path = url.split("//", 1)[-1]
-    host, _, path = host_and_path.partition("/")
-    return path.split("/")[0] if path else host.split(".")[0]
 
 
 def datastore_view(record: Record) -> dict:

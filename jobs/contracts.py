@@ -1,0 +1,110 @@
+"""The engine's typed payloads, each owning its serialization: what the orchestration hands its activities and
+gets back (plain JSON in the Durable history), and the result of one mini-batch as its record stores it and
+the outputs, logs, counts and API read it."""
+from __future__ import annotations
+
+from enum import Enum
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Payload(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json")
+
+
+class JobError(Payload):
+    code: str
+    message: str
+
+
+# -- between the orchestration and its activities --------------------------------------------------------
+class PreparedJob(Payload):
+    """prepare's answer: whether to score, and how (a job that may not proceed goes straight to finish)."""
+
+    proceed: bool
+    mini_batches: int = 0
+    window: int = 1  # mini-batches in flight at once: instance_count x max_concurrency_per_instance
+    error_threshold: int = -1
+    slice_size: int
+
+
+class SliceTask(Payload):
+    """Score mini-batches start..end-1 of a job with at most window activities at once."""
+
+    job: str
+    start: int
+    end: int
+    window: int
+    error_threshold: int
+    failed_files: int  # files already failed in the job's earlier slices
+
+
+class SliceOutcome(Payload):
+    failed_files: int
+    stopped: bool  # canceled, or error_threshold passed: no further slice starts
+
+
+class RunTask(Payload):
+    """One activity: mini-batches start..end-1, one after another."""
+
+    job: str
+    start: int
+    end: int
+    failed_files: int
+    error_threshold: int
+
+
+class MiniBatchState(str, Enum):
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class RunSummary(Payload):
+    status: MiniBatchState
+    rows: int = 0
+    failed_files: int = 0
+
+
+class FinishTask(Payload):
+    job: str
+    error: JobError | None = None  # the orchestration's own failure (an activity kept failing)
+
+
+# -- a mini-batch's result --------------------------------------------------------------------------------
+class ItemRows(Payload):
+    name: str
+    piece: int | None  # which piece of a cut file; None for a whole file
+    rows: int
+
+
+class MiniBatchResult(Payload):
+    """One row of `JobMiniBatches`, written once per attempt that reached an end."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    index: int
+    status: MiniBatchState
+    rows: int = 0
+    attempts: int = 0
+    items: list[ItemRows] = Field(default_factory=list)
+    failed_files: list[str] = Field(default_factory=list)
+    error: str | None = None
+    columns: list[str] | None = None  # of the rows staged as CSV blocks; None: read the Parquet part
+    blocks: int = 0  # CSV blocks staged in the predictions blob
+    started_at: str | None = None
+    ended_at: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status is MiniBatchState.SUCCEEDED
+
+    @property
+    def failed(self) -> bool:
+        return self.status is MiniBatchState.FAILED
+
+    def summary(self) -> RunSummary:
+        return RunSummary(status=self.status, rows=self.rows, failed_files=len(self.failed_files))

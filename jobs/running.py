@@ -1,0 +1,299 @@
+"""Running a job's mini-batches on a worker: download the inputs, score them in a scoring process with the
+deployment's timeout and retries, stage the prediction rows while they score, and record each result."""
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from pathlib import Path, PurePosixPath
+
+from registry.blob_folders import download_prefix
+from registry.clock import now_iso
+from registry.errors import WorkspaceError
+from registry.refs import parse_datastore_uri
+from scoring.arriving_files import arrived, partial_path, unavailable
+from scoring.contracts import BlockReady, ScorerSpec, ScoringAnswer, ScoringItem, ScoringRequest
+from scoring.isolation import ScoringPool
+
+from . import logs
+from .contracts import ItemRows, MiniBatchResult, MiniBatchState, RunSummary
+from .engine import JobEngine
+from .inputs import InputFile, InputReader
+from .job_storage import JobStorage
+from .outputs import needs_parquet_part, rows_block_id, rows_blocks_per_mini_batch
+from .planning import Plan, PlannedItem, plan_from_json
+from .settings import (DEFAULT_DOWNLOAD_THREADS, DEFAULT_JOBS_REMEMBERED, DEFAULT_RECENT_JOB_SECONDS,
+                       DEFAULT_RETRY_PAUSE_SECONDS, DEFAULT_STAGING_THREADS)
+from .status import JobStatus
+from .verdict import over_threshold
+
+MAX_ERROR_CHARS = 2000  # of a mini-batch's error kept on its record (the whole text is in its log)
+
+
+def concurrency(job: dict) -> int:
+    """Mini-batches in flight at once: Azure ML's instance_count x max_concurrency_per_instance."""
+    return job["resources"]["instance_count"] * job["settings"]["max_concurrency_per_instance"]
+
+
+def scoring_threads(job: dict, cores: int) -> int:
+    """Threads per scoring process, so parallel mini-batches x threads never exceeds the cores."""
+    return max(1, cores // max(1, concurrency(job)))
+
+
+def scorer_kind(job: dict) -> str:
+    if job["code_configuration"]:
+        return "custom"
+    return "onnx" if job["model_format"] == "onnx" else "mlflow"
+
+
+class MiniBatchRunner:
+    """Lives as long as its worker process and is shared by the activities it runs at once: the plan, model
+    and code folders are fetched once, and the scoring processes keep their loaded models between
+    mini-batches."""
+
+    def __init__(self, engine: JobEngine, cores: int):
+        self.engine = engine
+        self.cores = cores
+        self.reader = InputReader(engine.registry.datastores)
+        self.scoring = ScoringPool()
+        self.staging = ThreadPoolExecutor(DEFAULT_STAGING_THREADS, thread_name_prefix="stage-rows")
+        self.plans: dict[str, Plan] = {}
+        self.recent_jobs: dict[str, tuple[float, dict]] = {}
+        self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
+        self._lock = threading.Lock()
+
+    def run_range(self, name: str, start: int, end: int, failed_before: int = 0, threshold: int = -1) -> RunSummary:
+        """Mini-batches start..end-1 one after another, each exactly as if run alone (its own retries, part,
+        logs and record); stops after a canceled one or once the failed files (this run's, those known when
+        it was scheduled, or the job's recorded count) pass error_threshold.
+        The next mini-batch's files download while one scores, and its record is written while the next
+        scores; all are written before this returns."""
+        status, rows, failed_files = MiniBatchState.SUCCEEDED, 0, 0
+        with ThreadPoolExecutor(DEFAULT_DOWNLOAD_THREADS) as downloads, ThreadPoolExecutor(1) as recorder:
+            records: list[Future] = []
+            prepared = [self._inputs(name, start, downloads)]  # inputs downloading, oldest first
+            try:
+                for index in range(start, end):
+                    job = self._job(name)
+                    failed = max(failed_before + failed_files, job["counts"]["files_failed"])
+                    if JobStatus(job["status"]).scores_mini_batches and over_threshold(failed, threshold):
+                        break  # the job's other runs have failed enough files already
+                    if index + 1 < end:
+                        prepared.append(self._inputs(name, index + 1, downloads))
+                    result = self._run(job, index, prepared.pop(0))
+                    records.append(recorder.submit(self._record, name, result))
+                    rows += result.rows
+                    failed_files += len(result.failed_files)
+                    if result.status is MiniBatchState.CANCELED:
+                        status = MiniBatchState.CANCELED
+                        break
+                    if result.failed:
+                        status = MiniBatchState.FAILED
+                    if over_threshold(failed_before + failed_files, threshold):
+                        break
+            finally:
+                for inputs in prepared:
+                    inputs.close()
+            for record in records:
+                record.result()  # a record that could not be written fails the activity, which is retried
+        return RunSummary(status=status, rows=rows, failed_files=failed_files)
+
+    def _inputs(self, name: str, index: int, downloads: ThreadPoolExecutor) -> MiniBatchInputs:
+        return MiniBatchInputs(self._plan(name)[index], downloads, self._fetch)
+
+    def _run(self, job: dict, index: int, inputs: MiniBatchInputs) -> MiniBatchResult:
+        started = now_iso()
+        try:
+            if not JobStatus(job["status"]).scores_mini_batches:
+                result = MiniBatchResult(index=index, status=MiniBatchState.CANCELED)
+            else:
+                result = self._score(job, index, inputs)
+        finally:
+            inputs.close()
+        return result.model_copy(update={"started_at": started, "ended_at": now_iso()})
+
+    def _record(self, name: str, result: MiniBatchResult) -> None:
+        counted = self.engine.records.record_mini_batch(name, result)
+        if counted is not None:
+            self._remember(self.recent_jobs, name, (time.monotonic(), counted.body))
+
+    def _job(self, name: str) -> dict:
+        """The job as this process last wrote it, if within DEFAULT_RECENT_JOB_SECONDS (so a cancel is seen
+        within that time), else as stored."""
+        seen = self.recent_jobs.get(name)
+        if seen is not None and time.monotonic() - seen[0] < DEFAULT_RECENT_JOB_SECONDS:
+            return seen[1]
+        return self.engine.records.get(name).body
+
+    def _stopped(self, name: str) -> bool:
+        """Asked while a mini-batch scores: has its job stopped taking mini-batches (a cancel)?"""
+        return not JobStatus(self.engine.records.get(name).body["status"]).scores_mini_batches
+
+    def _plan(self, name: str) -> Plan:
+        plan = self.plans.get(name)
+        if plan is None:
+            plan = plan_from_json(self.engine.storage_for(self._job(name)).read_plan())
+            self._remember(self.plans, name, plan)
+        return plan
+
+    def _remember(self, cache: dict, name: str, value) -> None:
+        """Keep value for job name, with the latest few other jobs' values and no older ones."""
+        with self._lock:
+            cache.pop(name, None)
+            cache[name] = value
+            for old in list(cache)[:-DEFAULT_JOBS_REMEMBERED]:
+                cache.pop(old, None)
+
+    def _request(self, job: dict, scorer: ScorerSpec, inputs: MiniBatchInputs) -> ScoringRequest:
+        appending = job["settings"]["output_action"] == "append_row"
+        mini_batches = job["counts"]["mini_batches"]
+        return ScoringRequest(
+            key=_key(job, scorer), scorer=scorer,
+            items=[ScoringItem(str(path), item.name) for path, item in zip(inputs.paths, inputs.items)],
+            part_path=str(inputs.part) if appending else None,
+            keep_parquet=needs_parquet_part(bool(job["code_configuration"]), mini_batches, inputs.items),
+            max_blocks=rows_blocks_per_mini_batch(mini_batches), block_bytes=self.engine.settings.rows_block_bytes,
+            summary_dir=str(inputs.summary_dir), logging_level=job["settings"]["logging_level"])
+
+    def _score(self, job: dict, index: int, inputs: MiniBatchInputs) -> MiniBatchResult:
+        storage = self.engine.storage_for(job)
+        try:
+            scorer = self._scorer_spec(job)
+        except WorkspaceError as error:
+            return self._failed(storage, index, inputs.items, error.message, "", attempts=0)
+        request = self._request(job, scorer, inputs)
+        retry = job["settings"]["retry_settings"]
+        attempts, answer, attempt_logs = 0, None, []
+        with self.scoring.borrowed(request.key) as process:  # it starts on the first file to arrive
+            for attempts in range(1, retry["max_retries"] + 2):
+                inputs.part.unlink(missing_ok=True)
+                answer = self._attempt(process, request, retry["timeout"], scorer.threads, storage, index, job)
+                if answer.log:
+                    attempt_logs.append(f"--- attempt {attempts} ---\n{answer.log}")
+                if answer.stopped or (answer.ok and not answer.outcome.failed):
+                    break
+                time.sleep(min(1.0, DEFAULT_RETRY_PAUSE_SECONDS * attempts))
+        if attempt_logs:
+            storage.write_log(logs.mini_batch_stdout_log(index), "\n".join(attempt_logs))
+        if answer.stopped:
+            return MiniBatchResult(index=index, status=MiniBatchState.CANCELED, attempts=attempts)
+        if not answer.ok:
+            return self._failed(storage, index, inputs.items, answer.error, answer.trace, attempts)
+        return self._scored(storage, index, inputs, answer, attempts)
+
+    def _attempt(self, process, request: ScoringRequest, timeout: float, threads: int, storage: JobStorage,
+                 index: int, job: dict) -> ScoringAnswer:
+        """One attempt; each block of rows is staged while the rest of the mini-batch scores, and all are
+        staged before it returns (so a retry stages the same blocks again). A storage error fails the
+        activity, which is retried."""
+        appending = request.part_path is not None
+        staged: list[Future] = []
+
+        def stage(block: BlockReady) -> None:
+            if appending:
+                staged.append(self.staging.submit(_stage_rows, storage, index, block))
+
+        answer = process.score(request, timeout, threads, stage, lambda: self._stopped(job["name"]))
+        for staging in staged:
+            staging.result()
+        return answer
+
+    def _scored(self, storage: JobStorage, index: int, inputs: MiniBatchInputs, answer: ScoringAnswer,
+                attempts: int) -> MiniBatchResult:
+        outcome = answer.outcome
+        columns = None
+        if outcome.rows:
+            if inputs.part.exists():
+                storage.upload_part(index, inputs.part)
+            if outcome.blocks:
+                columns = outcome.columns
+        if any(inputs.summary_dir.iterdir()):
+            storage.upload_summary(inputs.summary_dir)
+        failed = outcome.failed
+        if failed:
+            storage.write_log(logs.mini_batch_error_log(index), logs.failure_report(
+                index, [f.name for f in failed], "\n".join(f"{f.name}: {f.error}\n{f.trace}" for f in failed),
+                attempts))
+        return MiniBatchResult(
+            index=index, status=MiniBatchState.FAILED if failed else MiniBatchState.SUCCEEDED, rows=outcome.rows,
+            attempts=attempts, columns=columns, blocks=outcome.blocks if columns else 0,
+            items=[ItemRows(name=item.name, piece=item.piece if item.is_piece else None, rows=rows)
+                   for item, rows in zip(inputs.items, outcome.rows_per_item)],
+            failed_files=[f.name for f in failed],
+            error="; ".join(f"{f.name}: {f.error}" for f in failed)[:MAX_ERROR_CHARS] or None)
+
+    def _fetch(self, item: PlannedItem, path: Path) -> None:
+        """Download one input for the scoring process, or tell it why the file will not come."""
+        try:
+            self.reader.download(InputFile(item.name, item.uri, item.size), partial_path(path), item.range,
+                                 item.header_bytes)
+            arrived(path)
+        except WorkspaceError as error:
+            unavailable(path, error.message)
+        except Exception as error:  # storage trouble: the file fails, the scoring process does not wait forever
+            unavailable(path, f"'{item.name}' could not be downloaded: {type(error).__name__}: {error}")
+
+    def _failed(self, storage: JobStorage, index: int, items: list[PlannedItem], error: str, trace: str,
+                attempts: int) -> MiniBatchResult:
+        names = sorted({item.name for item in items})
+        storage.write_log(logs.mini_batch_error_log(index), logs.failure_report(index, names, f"{error}\n{trace}",
+                                                                                attempts))
+        return MiniBatchResult(index=index, status=MiniBatchState.FAILED, attempts=attempts, failed_files=names,
+                               error=error[:MAX_ERROR_CHARS])
+
+    def _scorer_spec(self, job: dict) -> ScorerSpec:
+        model_dir = self._folder(job["model_path"], "model-" + job["model"].replace(":", "_"))
+        code = job["code_configuration"]
+        code_dir = self._folder(self.engine.registry.codes.get(code["code"])["path"], "code-" + code["code"][-32:]) \
+            if code else None
+        return ScorerSpec(kind=scorer_kind(job), model_dir=str(model_dir), onnx_file=job["onnx_file"],
+                          code_dir=str(code_dir) if code_dir else None,
+                          scoring_script=code["scoring_script"] if code else None,
+                          threads=scoring_threads(job, self.cores), environment=job["settings"]["environment_variables"])
+
+    def _folder(self, uri: str, key: str) -> Path:
+        target = self.cache_dir / key
+        if not target.exists():
+            location = parse_datastore_uri(uri, "path")
+            staging = self.cache_dir / f".{key}.{threading.get_ident()}"
+            download_prefix(self.engine.registry.datastores.container(location.datastore), location.path, staging)
+            try:
+                staging.rename(target)
+            except OSError:  # another activity of this process fetched it first
+                shutil.rmtree(staging, ignore_errors=True)
+        return target
+
+
+class MiniBatchInputs:
+    """A mini-batch's input files, downloading into a folder of its own from the moment it is planned to run,
+    so they can arrive while the mini-batch before it scores."""
+
+    def __init__(self, items: list[PlannedItem], downloads: ThreadPoolExecutor, fetch):
+        self.items = items
+        self.folder = Path(tempfile.mkdtemp(prefix="mini-batch-"))
+        self.part = self.folder / "part.parquet"
+        self.summary_dir = self.folder / "summary"
+        self.summary_dir.mkdir()
+        self.paths = [self.folder / "inputs" / str(number) / PurePosixPath(item.name).name
+                      for number, item in enumerate(items)]
+        self.downloads = [downloads.submit(fetch, item, path) for item, path in zip(items, self.paths)]
+
+    def close(self) -> None:
+        for download in self.downloads:
+            download.cancel()
+        wait(self.downloads)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _stage_rows(storage: JobStorage, index: int, block: BlockReady) -> None:
+    """Stage one block of a mini-batch's rows in the predictions file; a retry re-stages the same blocks."""
+    storage.stage_block(rows_block_id(index, block.number), Path(block.path).read_bytes())
+
+
+def _key(job: dict, spec: ScorerSpec) -> str:
+    text = json.dumps([job["model"], job["code_configuration"], spec.environment, spec.threads], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()

@@ -1,0 +1,41 @@
+"""How a job's mini-batch results decide its counts and its verdict: plain functions over plain data.
+
+`error_threshold` counts failed files (Azure ML's rule for file inputs): -1 never fails the job, N fails it
+once more than N files failed. The same decision stops the scheduling of further mini-batches early."""
+from __future__ import annotations
+
+from .contracts import JobError, MiniBatchResult
+from .status import JobStatus
+
+
+def over_threshold(failed_files: int, threshold: int) -> bool:
+    return threshold != -1 and failed_files > threshold
+
+
+def count_result(counts: dict, result: MiniBatchResult, sign: int) -> None:
+    """Move the job's live counts by one mini-batch's result (sign -1 takes an earlier result back)."""
+    counts["mini_batches_done"] += sign * int(result.succeeded)
+    counts["mini_batches_failed"] += sign * int(result.failed)
+    counts["files_failed"] += sign * len(result.failed_files)
+    counts["rows_scored"] += sign * result.rows
+
+
+def exact_counts(counts: dict, results: list[MiniBatchResult]) -> dict:
+    """The job's counts from its stored results (one per mini-batch), whatever the live counts drifted to;
+    a file that failed in several pieces counts once."""
+    return {**counts, "mini_batches_done": sum(r.succeeded for r in results),
+            "mini_batches_failed": sum(r.failed for r in results),
+            "files_failed": len({name for r in results for name in r.failed_files}),
+            "rows_scored": sum(r.rows for r in results)}
+
+
+def threshold_error(counts: dict, threshold: int) -> JobError | None:
+    if not over_threshold(counts["files_failed"], threshold):
+        return None
+    return JobError(code="ErrorThresholdExceeded",
+                    message=f"{counts['files_failed']} files failed, more than error_threshold {threshold}; see "
+                            "logs/user/error.txt.")
+
+
+def verdict(error: JobError | None) -> JobStatus:
+    return JobStatus.FAILED if error is not None else JobStatus.COMPLETED
