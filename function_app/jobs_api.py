@@ -11,7 +11,7 @@ import azure.functions as func
 from jobs.contracts import FinishTask
 from jobs.engine import current_engine
 from jobs.lifecycle import finish_job, request_cancel
-from jobs.settings import DEFAULT_CANCEL_WAIT_SECONDS
+from jobs.settings import DEFAULT_CANCEL_POLL_SECONDS, DEFAULT_CANCEL_WAIT_SECONDS
 from jobs.status import JobStatus
 from registry.errors import NotFound, ValidationFailed
 from registry.job_specs import InvokeRequest
@@ -22,7 +22,6 @@ from .job_starter import orchestration_running, start_job
 bp = df.Blueprint()
 DEPLOYMENT_HEADER = "azureml-model-deployment"
 CLIENT = (bp.durable_client_input(client_name="client"),)
-CANCEL_POLL_SECONDS = 0.25
 
 
 def job_view(job: dict, origin: str) -> dict:
@@ -77,7 +76,7 @@ async def cancel(req: func.HttpRequest, client: df.DurableOrchestrationClient) -
         finish_job(engine, FinishTask(job=name))
     deadline = time.monotonic() + DEFAULT_CANCEL_WAIT_SECONDS
     while not JobStatus(job["status"]).is_terminal and time.monotonic() < deadline:
-        await asyncio.sleep(CANCEL_POLL_SECONDS)
+        await asyncio.sleep(DEFAULT_CANCEL_POLL_SECONDS)
         job = engine.records.get(name).body
     return respond(job_view(job, base_url(req)))
 

@@ -26,12 +26,10 @@ from .inputs import InputFile, InputReader
 from .job_storage import JobStorage
 from .outputs import needs_parquet_part, rows_block_id, rows_blocks_per_mini_batch
 from .planning import Plan, PlannedItem, plan_from_json
-from .settings import (DEFAULT_DOWNLOAD_THREADS, DEFAULT_JOBS_REMEMBERED, DEFAULT_RECENT_JOB_SECONDS,
-                       DEFAULT_RETRY_PAUSE_SECONDS, DEFAULT_STAGING_THREADS)
+from .settings import (DEFAULT_DOWNLOAD_THREADS, DEFAULT_ERROR_CHARS, DEFAULT_JOBS_REMEMBERED,
+                       DEFAULT_RECENT_JOB_SECONDS, DEFAULT_RETRY_PAUSE_SECONDS, DEFAULT_STAGING_THREADS)
 from .status import JobStatus
 from .verdict import over_threshold
-
-MAX_ERROR_CHARS = 2000  # of a mini-batch's error kept on its record (the whole text is in its log)
 
 
 def concurrency(job: dict) -> int:
@@ -224,7 +222,7 @@ class MiniBatchRunner:
             items=[ItemRows(name=item.name, piece=item.piece if item.is_piece else None, rows=rows)
                    for item, rows in zip(inputs.items, outcome.rows_per_item)],
             failed_files=[f.name for f in failed],
-            error="; ".join(f"{f.name}: {f.error}" for f in failed)[:MAX_ERROR_CHARS] or None)
+            error="; ".join(f"{f.name}: {f.error}" for f in failed)[:DEFAULT_ERROR_CHARS] or None)
 
     def _fetch(self, item: PlannedItem, path: Path) -> None:
         """Download one input for the scoring process, or tell it why the file will not come."""
@@ -243,7 +241,7 @@ class MiniBatchRunner:
         storage.write_log(logs.mini_batch_error_log(index), logs.failure_report(index, names, f"{error}\n{trace}",
                                                                                 attempts))
         return MiniBatchResult(index=index, status=MiniBatchState.FAILED, attempts=attempts, failed_files=names,
-                               error=error[:MAX_ERROR_CHARS])
+                               error=error[:DEFAULT_ERROR_CHARS])
 
     def _scorer_spec(self, job: dict) -> ScorerSpec:
         model_dir = self._folder(job["model_path"], "model-" + job["model"].replace(":", "_"))
@@ -253,7 +251,8 @@ class MiniBatchRunner:
         return ScorerSpec(kind=scorer_kind(job), model_dir=str(model_dir), onnx_file=job["onnx_file"],
                           code_dir=str(code_dir) if code_dir else None,
                           scoring_script=code["scoring_script"] if code else None,
-                          threads=scoring_threads(job, self.cores), environment=job["settings"]["environment_variables"])
+                          threads=scoring_threads(job, self.cores),
+                          environment=job["settings"]["environment_variables"])
 
     def _folder(self, uri: str, key: str) -> Path:
         target = self.cache_dir / key

@@ -33,8 +33,11 @@ DEFAULT_LINE_PROBE_BYTES = 64 * 1024  # read this much at a time to find where a
 DEFAULT_REWRITE_BLOCK_BYTES = 64 * 1024 * 1024  # blocks of a predictions file rewritten from Parquet parts
 MAX_COMMITTED_BLOCKS = 50_000  # Azure Blob storage's limit of blocks per block blob (a fact, not a choice)
 
+DEFAULT_ERROR_CHARS = 2000  # of an error kept on a record (Table properties are small); logs keep it whole
+
 # -- cancel ----------------------------------------------------------------------------------------------
 DEFAULT_CANCEL_WAIT_SECONDS = 15  # a cancel request waits this long for the job's finish before answering
+DEFAULT_CANCEL_POLL_SECONDS = 0.25  # ... reading the job's record this often meanwhile
 
 
 @dataclass(frozen=True)

@@ -13,17 +13,17 @@ import threading
 
 import azure.durable_functions as df
 
-from jobs.contracts import FinishTask, JobError, MiniBatchState, PreparedJob, RunSummary, RunTask, SliceOutcome, SliceTask
+from jobs.contracts import (FinishTask, JobError, MiniBatchState, PreparedJob, RunSummary, RunTask, SliceOutcome,
+                            SliceTask)
 from jobs.engine import current_engine
 from jobs.lifecycle import finish_job, prepare_job
 from jobs.planning import mini_batches_per_activity, slices
 from jobs.running import MiniBatchRunner
-from jobs.settings import DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS
+from jobs.settings import DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS, DEFAULT_ERROR_CHARS
 from jobs.verdict import over_threshold
 
 bp = df.Blueprint()
 
-MAX_ORCHESTRATION_ERROR_CHARS = 2000
 _runner: MiniBatchRunner | None = None
 _runner_lock = threading.Lock()
 
@@ -48,7 +48,7 @@ def score_job(context: df.DurableOrchestrationContext):
             if outcome.stopped:
                 break
     except Exception as failure:  # an activity kept failing for a system reason: the job fails, never hangs
-        error = JobError(code="SystemError", message=str(failure)[:MAX_ORCHESTRATION_ERROR_CHARS])
+        error = JobError(code="SystemError", message=str(failure)[:DEFAULT_ERROR_CHARS])
     return (yield context.call_activity("finish_scoring_job", FinishTask(job=job, error=error).to_json()))
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from azure.storage.blob import ContainerClient
 
-PARALLEL_TRANSFERS = 8
+DEFAULT_PARALLEL_TRANSFERS = 8  # a model folder of many small files uploads in parallel round trips
 
 
 def upload_folder(container: ContainerClient, folder: Path, prefix: str) -> list[str]:
@@ -18,7 +18,7 @@ def upload_folder(container: ContainerClient, folder: Path, prefix: str) -> list
         with open(path, "rb") as stream:
             container.upload_blob(name, stream, overwrite=True)
 
-    with ThreadPoolExecutor(PARALLEL_TRANSFERS) as pool:
+    with ThreadPoolExecutor(DEFAULT_PARALLEL_TRANSFERS) as pool:
         list(pool.map(upload, zip(files, names)))
     return [p.relative_to(folder).as_posix() for p in files]
 

@@ -9,9 +9,9 @@ from typing import Callable, TypeVar
 from .errors import Conflict, PreconditionFailed
 
 T = TypeVar("T")
-MERGE_ATTEMPTS = 30
-BACKOFF_SECONDS = 0.01
-MAX_BACKOFF_SECONDS = 0.5
+DEFAULT_MERGE_ATTEMPTS = 30  # racing writers of one record (a job's mini-batches at once) all get through
+DEFAULT_BACKOFF_SECONDS = 0.01  # the first pause after a lost race, doubled each time
+DEFAULT_MAX_BACKOFF_SECONDS = 0.5  # ... up to this, so a hot record costs a writer seconds, not minutes
 
 
 def check_if_match(etag: str, if_match: str | None, what: str) -> None:
@@ -22,11 +22,11 @@ def check_if_match(etag: str, if_match: str | None, what: str) -> None:
 
 def update_with_retries(attempt: Callable[[], T], if_match: str | None, what: str) -> T:
     """Run attempt (read, change, replace with the read ETag) until no one else wrote in between."""
-    for number in range(MERGE_ATTEMPTS):
+    for number in range(DEFAULT_MERGE_ATTEMPTS):
         try:
             return attempt()
         except PreconditionFailed:
             if if_match:
                 raise
-        time.sleep(random.uniform(0, min(MAX_BACKOFF_SECONDS, BACKOFF_SECONDS * 2 ** number)))
+        time.sleep(random.uniform(0, min(DEFAULT_MAX_BACKOFF_SECONDS, DEFAULT_BACKOFF_SECONDS * 2 ** number)))
     raise Conflict(f"{what} is being changed by many writers at once; retry.", target="name")

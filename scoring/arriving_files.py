@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .errors import ScoringUserError
 
-POLL_SECONDS = 0.005
+DEFAULT_POLL_SECONDS = 0.005  # a file that arrived is picked up within this; a check costs a stat()
 PARTIAL_SUFFIX = ".downloading"
 UNAVAILABLE_SUFFIX = ".unavailable"
 
@@ -33,4 +33,4 @@ def wait_for(path: Path) -> None:
     while not path.exists():
         if note.exists():
             raise ScoringUserError(note.read_text())
-        time.sleep(POLL_SECONDS)
+        time.sleep(DEFAULT_POLL_SECONDS)

@@ -16,8 +16,8 @@ from typing import Callable, Iterator
 from .contracts import BlockReady, ScoringAnswer, ScoringRequest, parse_message
 from .errors import ScoringSystemError
 
-STOP_GRACE_SECONDS = 2
-READ_BYTES = 1024 * 1024
+DEFAULT_STOP_GRACE_SECONDS = 2  # a killed process is waited for this long, then left to the kernel
+DEFAULT_READ_BYTES = 1024 * 1024  # one read of the answer pipe: a mini-batch's notices fit in one
 DEFAULT_STOP_CHECK_SECONDS = 1.0  # how often a running mini-batch asks whether it should stop
 STOPPED_ERROR = "The mini-batch was stopped: its job was canceled."
 
@@ -80,7 +80,7 @@ class ScoringProcess:
                     return None
                 ready, _, _ = select.select([self.process.stdout], [], [], remaining)
                 if ready:
-                    chunk = os.read(self.process.stdout.fileno(), READ_BYTES)
+                    chunk = os.read(self.process.stdout.fileno(), DEFAULT_READ_BYTES)
                     if not chunk:
                         return b""
                     self._received += chunk
@@ -108,7 +108,7 @@ class ScoringProcess:
             except ProcessLookupError:
                 pass
         try:
-            process.wait(STOP_GRACE_SECONDS)
+            process.wait(DEFAULT_STOP_GRACE_SECONDS)
         except subprocess.TimeoutExpired:
             pass
         for stream in (process.stdin, process.stdout):

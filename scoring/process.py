@@ -17,8 +17,8 @@ from pathlib import Path
 from .contracts import BlockReady, ScoringAnswer, ScoringRequest
 
 LOG_LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
-PARENT_CHECK_SECONDS = 1.0  # how soon a scoring process notices that its caller is gone
-LOG_TAIL_CHARS = 200_000  # the end of a mini-batch's output kept in its answer (the start is rarely the clue)
+DEFAULT_PARENT_CHECK_SECONDS = 1.0  # how soon a scoring process notices that its caller is gone
+DEFAULT_LOG_TAIL_CHARS = 200_000  # the end of a mini-batch's output kept in its answer (the start is rarely the clue)
 
 
 def serve(requests, answers) -> None:
@@ -52,7 +52,7 @@ def serve(requests, answers) -> None:
             answer = ScoringAnswer(ok=False, error=f"{type(error).__name__}: {error}", trace=traceback.format_exc())
         finally:
             logging.getLogger().removeHandler(handler)
-        answer.log = captured.getvalue()[-LOG_TAIL_CHARS:]
+        answer.log = captured.getvalue()[-DEFAULT_LOG_TAIL_CHARS:]
         answers.write(answer.to_line())
         answers.flush()
 
@@ -67,7 +67,7 @@ def _leave_with(parent: int) -> None:
     """Exit once the caller is gone, even in the middle of a mini-batch that never returns (a hanging script
     reads no more requests, so it would never see its pipe close)."""
     while os.getppid() == parent:
-        time.sleep(PARENT_CHECK_SECONDS)
+        time.sleep(DEFAULT_PARENT_CHECK_SECONDS)
     os._exit(1)
 
 
