@@ -12,7 +12,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobBlock, BlobClient, ContainerClient
 
-from registry.blob_folders import delete_prefix, list_under, upload_folder
+from registry.blob_folders import delete_prefix, upload_folder
 from registry.datastores import DatastoreService
 from registry.defaults import DEFAULT_DATASTORE
 from registry.refs import DatastorePath, parse_datastore_uri
@@ -73,9 +73,6 @@ class JobStorage:
     def download_part(self, index: int, destination: Path) -> None:
         with open(destination, "wb") as sink:
             self._internal.download_blob(self._part(index)).readinto(sink)
-
-    def internal_files(self) -> list[str]:
-        return list_under(self._internal, self.internal_prefix)
 
     def delete_internal(self) -> int:
         return delete_prefix(self._internal, self.internal_prefix)

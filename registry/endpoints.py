@@ -77,9 +77,6 @@ class EndpointService:
 
         return self._update_endpoint(name, apply, if_match)
 
-    def set_default_deployment(self, name: str, deployment_name: str, if_match: str | None = None) -> Record:
-        return self.patch_endpoint(name, {"defaults": {"deployment_name": deployment_name}}, if_match)
-
     def delete_endpoint(self, name: str, if_match: str | None = None) -> None:
         record = self.get_endpoint(name)
         check_if_match(record.etag, if_match, f"Batch endpoint '{name}'")
