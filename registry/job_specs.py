@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .resources import Schema
+from .resources import Schema, Tags
 
 
 class RetryOverride(Schema):
@@ -47,7 +47,7 @@ class InvokeRequest(Schema):
     output: OutputSpec | None = None
     settings: SettingsOverride = Field(default_factory=SettingsOverride)
     resources: ResourcesOverride = Field(default_factory=ResourcesOverride)
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     description: str = ""
 
     @model_validator(mode="before")

@@ -2,9 +2,9 @@
 data and datastore YAML), with Azure ML's defaults from `defaults.py`."""
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from . import defaults as d
 from .errors import ValidationFailed
@@ -21,6 +21,18 @@ class Schema(BaseModel):
         if isinstance(data, dict) and "$schema" in data:
             data = {k: v for k, v in data.items() if k != "$schema"}
         return data
+
+
+def _scalar_tags(value: Any) -> Any:
+    """Tag values of any scalar type are kept as strings, as Azure ML keeps them (`device_batching: 16`)."""
+    if not isinstance(value, dict):
+        return value
+    return {key: ("true" if item else "false") if isinstance(item, bool) else
+            str(item) if isinstance(item, (int, float)) else "" if item is None else item
+            for key, item in value.items()}
+
+
+Tags = Annotated[dict[str, str], BeforeValidator(_scalar_tags)]
 
 
 class RetrySettings(Schema):
@@ -100,7 +112,7 @@ class BatchEndpointSpec(Schema):
 
     name: str | None = None
     description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     auth_mode: Literal["key", "aad_token"] = d.DEFAULT_AUTH_MODE
     defaults: EndpointDefaults = Field(default_factory=EndpointDefaults)
     inbox: InboxSettings | None = None
@@ -113,7 +125,7 @@ class BatchDeploymentSpec(Schema):
     name: str | None = None
     endpoint_name: str | None = None
     description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     type: Literal["model"] = "model"
     model: str = Field(min_length=1, description="azureml:<name>:<version> or <name>@latest")
     code_configuration: CodeConfiguration | None = None
@@ -126,7 +138,11 @@ class BatchDeploymentSpec(Schema):
     @model_validator(mode="before")
     @classmethod
     def _legacy_layout(cls, data: Any) -> Any:
-        """Without `type`, Azure ML's older layout keeps the settings at the root: move them under it."""
+        """Without `type`, Azure ML's older layout keeps the settings at the root: move them under it. Other
+        deployment types are refused in one sentence, not with the fields they would need."""
+        if isinstance(data, dict) and data.get("type") not in (None, "model"):
+            raise ValidationFailed(f"Deployments of type '{data['type']}' are not supported: only model "
+                                   "deployments (type: model) score here.", target="type")
         if isinstance(data, dict) and "type" not in data:
             moved = {k: data[k] for k in BatchDeploymentSettings.model_fields if k in data}
             if moved:
@@ -151,7 +167,7 @@ class DatastoreSpec(Schema):
     name: str | None = None
     type: Literal["azure_blob"] = "azure_blob"
     description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     account_name: str | None = None
     container_name: str = Field(min_length=3, max_length=63)
     endpoint: str = "core.windows.net"
@@ -171,7 +187,7 @@ class ModelSpec(Schema):
     version: int | str | None = None
     type: Literal["mlflow_model", "custom_model"] | None = None
     description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     path: str | None = Field(None, description="azureml://datastores/<ds>/paths/<p> when not uploading")
     properties: dict[str, Any] = Field(default_factory=dict)
 
@@ -181,7 +197,7 @@ class DataAssetSpec(Schema):
     version: int | str | None = None
     type: Literal["uri_file", "uri_folder"] = "uri_folder"
     description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     path: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
 

@@ -14,7 +14,7 @@ from .errors import NotFound, PreconditionFailed, ReferenceNotFound, ValidationF
 from .job_specs import InvokeRequest
 from .names import check_asset_name
 from .optimistic import check_if_match, update_with_retries
-from .resources import Schema, parse
+from .resources import Schema, Tags, parse
 from .schedule_triggers import Trigger
 from .storage import Record, WorkspaceStorage
 
@@ -25,7 +25,7 @@ class ScheduleSpec(Schema):
     name: str | None = None
     display_name: str | None = None
     description: str = ""
-    tags: dict[str, str] = Field(default_factory=dict)
+    tags: Tags = Field(default_factory=dict)
     endpoint_name: str
     trigger: Trigger
     create_job: dict[str, Any] = Field(description="the invoke request: input, deployment_name, settings, output")

@@ -95,3 +95,22 @@ def test_merge_patch_merges_objects_and_deletes_nulls():
     target = {"a": 1, "settings": {"x": 1, "y": 2}, "tags": {"k": "v"}}
     assert merge_patch(target, {"settings": {"y": 3}, "tags": None, "b": 2}) == {
         "a": 1, "settings": {"x": 1, "y": 3}, "b": 2}
+
+
+def test_tag_values_of_any_scalar_type_are_kept_as_strings():
+    spec = parse(BatchDeploymentSpec, {"model": "m:1", "tags": {"device_batching": 16, "gpu": False, "rate": 0.5,
+                                                                 "owner": "me"}})
+    assert spec.tags == {"device_batching": "16", "gpu": "false", "rate": "0.5", "owner": "me"}
+    assert parse(BatchEndpointSpec, {"tags": {"n": 1}}).tags == {"n": "1"}
+    with pytest.raises(ValidationFailed) as nested:
+        parse(BatchEndpointSpec, {"tags": {"n": [1, 2]}})
+    assert nested.value.target == "tags.n"
+
+
+def test_a_pipeline_deployment_is_refused_in_one_sentence_naming_the_type():
+    with pytest.raises(ValidationFailed) as refused:
+        parse(BatchDeploymentSpec, {"type": "pipeline", "component": "azureml:c:1",
+                                    "settings": {"default_compute": "cpu"}})
+    assert refused.value.target == "type" and refused.value.details == []
+    assert refused.value.message == ("Deployments of type 'pipeline' are not supported: only model deployments "
+                                     "(type: model) score here.")
