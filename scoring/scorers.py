@@ -111,18 +111,29 @@ class OnnxScorer:
             raise
         except Exception as error:  # onnxruntime's own exception types, or a column that is not a number
             raise ScoringUserError(f"The ONNX model could not score '{name}': {error}") from None
-        columns = {}
+        columns: dict[str, object] = {}
         for output, values in zip(self.outputs, results):
-            array = np.asarray(values)
-            key = PREDICTION if not columns else output
-            if array.ndim == 2 and array.shape[1] > 1:
-                columns.update({f"{key}_{i}": array[:, i] for i in range(array.shape[1])})
-            else:
-                columns[key] = array.reshape(rows, -1)[:, 0] if array.size else array
+            columns.update(output_columns(PREDICTION if not columns else output, values, rows))
         if any(len(values) != rows for values in columns.values()):
             raise ScoringUserError(f"The model returned {min(map(len, columns.values()))} predictions for {rows} "
                                    f"rows of '{name}'.")
         return pa.table(columns)
+
+
+def output_columns(key: str, values, rows: int) -> dict[str, object]:
+    """One ONNX output as prediction columns: a sequence of maps (a classifier's ZipMap) as one column per
+    class, named `<key>_<class>`; a tensor of one value per row as `<key>`, of several as `<key>_<n>`, and of
+    higher rank as a list per row. Element types are kept (string labels too)."""
+    if isinstance(values, list) and values and isinstance(values[0], dict):
+        return {f"{key}_{label}": np.array([row[label] for row in values]) for label in values[0]}
+    array = np.asarray(values)
+    if array.ndim == 0:
+        return {key: np.repeat(array, rows)}
+    if array.ndim == 1 or (array.ndim == 2 and array.shape[1] == 1):
+        return {key: array.reshape(len(array))}
+    if array.ndim == 2:
+        return {f"{key}_{number}": array[:, number] for number in range(array.shape[1])}
+    return {key: pa.array([item.tolist() for item in array])}
 
 
 class CustomScriptScorer:

@@ -301,3 +301,41 @@ def _alive(pid: int) -> bool:
         return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_skl2onnx_default_exports_score_a_zipmap_as_one_column_per_class_and_a_regressor_as_one(tmp_path):
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    frame, labels = training_data(rows=60)
+    matrix = frame.to_numpy(dtype=np.float32)
+    named = np.where(labels == 1, "yes", "no")
+    classifier = LogisticRegression(max_iter=500).fit(matrix, named)
+    data = tmp_path / "in.csv"
+    frame.head(7).to_csv(data, index=False)
+    (tmp_path / "clf").mkdir()
+    predicted = onnx_scorer(tmp_path / "clf", to_onnx(classifier, matrix[:1]).SerializeToString()).score_file(
+        data, "in.csv")
+    assert predicted.column_names == ["prediction", "output_probability_no", "output_probability_yes"]
+    assert predicted.column("prediction").to_pylist() == classifier.predict(matrix[:7]).tolist()
+    expected = classifier.predict_proba(matrix[:7])
+    assert np.allclose(predicted.column("output_probability_yes").to_numpy(), expected[:, 1], atol=1e-5)
+    regressor = LinearRegression().fit(matrix, labels.astype(float) * 3.0)
+    (tmp_path / "reg").mkdir()
+    scored = onnx_scorer(tmp_path / "reg", to_onnx(regressor, matrix[:1]).SerializeToString()).score_file(
+        data, "in.csv")
+    assert scored.column_names == ["prediction"]
+    assert np.allclose(scored.column("prediction").to_numpy(), regressor.predict(matrix[:7]), atol=1e-4)
+
+
+def test_onnx_outputs_of_every_rank_become_columns():
+    from scoring.scorers import output_columns
+
+    assert list(output_columns("prediction", np.array([1, 2]), 2)) == ["prediction"]
+    assert list(output_columns("prediction", np.array([[1], [2]]), 2)) == ["prediction"]
+    assert list(output_columns("p", np.zeros((2, 3)), 2)) == ["p_0", "p_1", "p_2"]
+    cube = output_columns("emb", np.arange(8).reshape(2, 2, 2), 2)["emb"]
+    assert cube.to_pylist() == [[[0, 1], [2, 3]], [[4, 5], [6, 7]]]
+    assert output_columns("label", np.array(["a", "b"], dtype=object), 2)["label"].tolist() == ["a", "b"]
+    zipmap = output_columns("prob", [{0: 0.25, 1: 0.75}, {0: 1.0, 1: 0.0}], 2)
+    assert {k: v.tolist() for k, v in zipmap.items()} == {"prob_0": [0.25, 1.0], "prob_1": [0.75, 0.0]}
