@@ -18,6 +18,10 @@ class Payload(BaseModel):
 class JobError(Payload):
     code: str
     message: str
+    trace: str | None = None  # the traceback, where the user's code failed
+
+    def to_json(self) -> dict:
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 # -- between the orchestration and its activities --------------------------------------------------------
@@ -67,6 +71,7 @@ class RunSummary(Payload):
     status: MiniBatchState
     rows: int = 0
     failed_files: int = 0
+    fatal: bool = False  # a mini-batch could not load the model or script: no other one would either
 
 
 class FinishTask(Payload):
@@ -97,6 +102,7 @@ class MiniBatchResult(Payload):
     blocks: int = 0  # CSV blocks staged in the predictions blob
     started_at: str | None = None
     ended_at: str | None = None
+    fatal: JobError | None = None  # the model or scoring script could not be loaded: the job fails with this
 
     @property
     def succeeded(self) -> bool:
@@ -105,6 +111,3 @@ class MiniBatchResult(Payload):
     @property
     def failed(self) -> bool:
         return self.status is MiniBatchState.FAILED
-
-    def summary(self) -> RunSummary:
-        return RunSummary(status=self.status, rows=self.rows, failed_files=len(self.failed_files))

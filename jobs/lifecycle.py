@@ -18,7 +18,7 @@ from .outputs import already_exists, assemble_predictions
 from .planning import plan_mini_batches, plan_to_json
 from .running import concurrency
 from .status import JobStatus
-from .verdict import exact_counts, threshold_error, verdict
+from .verdict import exact_counts, job_error, verdict
 
 log = logging.getLogger("batch_endpoints.jobs")
 
@@ -88,7 +88,7 @@ def _decide(engine: JobEngine, storage: JobStorage, record: Record, error: JobEr
     records, name = engine.records, record.body["name"]
     results = records.mini_batch_results(name)
     counts = exact_counts(record.body["counts"], results)
-    error = error or threshold_error(counts, record.body["settings"]["error_threshold"])
+    error = error or job_error(counts, record.body["settings"]["error_threshold"], results)
     if error is None and storage.appends_rows:
         record = records.set_status(name, JobStatus.FINALIZING, known=record, counts=counts)
         if JobStatus(record.body["status"]) is JobStatus.CANCEL_REQUESTED:

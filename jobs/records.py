@@ -76,6 +76,7 @@ class JobRecords:
             "model_path": model["path"],
             "model_format": model["format"],
             "onnx_file": model.get("onnx_file"),
+            "model_root": self.models.root_of(model).model_dump(),
             "code_configuration": deployment.get("code_configuration"),
             "settings": settings.model_dump(),
             "resources": resources.model_dump(),

@@ -14,13 +14,13 @@ from pathlib import Path, PurePosixPath
 from registry.blob_folders import download_prefix
 from registry.clock import now_iso
 from registry.errors import WorkspaceError
-from registry.refs import parse_datastore_uri
+from registry.refs import parse_asset_ref, parse_datastore_uri
 from scoring.arriving_files import arrived, partial_path, unavailable
 from scoring.contracts import BlockReady, ScorerSpec, ScoringAnswer, ScoringItem, ScoringRequest
 from scoring.isolation import ScoringPool
 
 from . import logs
-from .contracts import ItemRows, MiniBatchResult, MiniBatchState, RunSummary
+from .contracts import ItemRows, JobError, MiniBatchResult, MiniBatchState, RunSummary
 from .engine import JobEngine
 from .inputs import InputFile, InputReader
 from .job_storage import JobStorage
@@ -70,7 +70,7 @@ class MiniBatchRunner:
         it was scheduled, or the job's recorded count) pass error_threshold.
         The next mini-batch's files download while one scores, and its record is written while the next
         scores; all are written before this returns."""
-        status, rows, failed_files = MiniBatchState.SUCCEEDED, 0, 0
+        status, rows, failed_files, fatal = MiniBatchState.SUCCEEDED, 0, 0, False
         with ThreadPoolExecutor(DEFAULT_DOWNLOAD_THREADS) as downloads, ThreadPoolExecutor(1) as recorder:
             records: list[Future] = []
             prepared = [self._inputs(name, start, downloads)]  # inputs downloading, oldest first
@@ -91,6 +91,9 @@ class MiniBatchRunner:
                         break
                     if result.failed:
                         status = MiniBatchState.FAILED
+                    if result.fatal is not None:
+                        fatal = True
+                        break
                     if over_threshold(failed_before + failed_files, threshold):
                         break
             finally:
@@ -98,7 +101,7 @@ class MiniBatchRunner:
                     inputs.close()
             for record in records:
                 record.result()  # a record that could not be written fails the activity, which is retried
-        return RunSummary(status=status, rows=rows, failed_files=failed_files)
+        return RunSummary(status=status, rows=rows, failed_files=failed_files, fatal=fatal)
 
     def _inputs(self, name: str, index: int, downloads: ThreadPoolExecutor) -> MiniBatchInputs:
         return MiniBatchInputs(self._plan(name)[index], downloads, self._fetch)
@@ -179,6 +182,11 @@ class MiniBatchRunner:
             storage.write_log(logs.mini_batch_stdout_log(index), "\n".join(attempt_logs))
         if answer.stopped:
             return MiniBatchResult(index=index, status=MiniBatchState.CANCELED, attempts=attempts)
+        if answer.load_failed:
+            return self._failed(storage, index, inputs.items, answer.error, answer.trace, attempts, fatal=JobError(
+                code="ScoringScriptInitFailed" if job["code_configuration"] else "ModelLoadFailed",
+                message=f"{answer.error} (mini-batch {index}, {attempts} attempt(s)); see "
+                        f"{logs.mini_batch_error_log(index)}.", trace=answer.trace[-DEFAULT_ERROR_CHARS:]))
         if not answer.ok:
             return self._failed(storage, index, inputs.items, answer.error, answer.trace, attempts)
         return self._scored(storage, index, inputs, answer, attempts)
@@ -236,29 +244,43 @@ class MiniBatchRunner:
             unavailable(path, f"'{item.name}' could not be downloaded: {type(error).__name__}: {error}")
 
     def _failed(self, storage: JobStorage, index: int, items: list[PlannedItem], error: str, trace: str,
-                attempts: int) -> MiniBatchResult:
+                attempts: int, fatal: JobError | None = None) -> MiniBatchResult:
         names = sorted({item.name for item in items})
         storage.write_log(logs.mini_batch_error_log(index), logs.failure_report(index, names, f"{error}\n{trace}",
                                                                                 attempts))
         return MiniBatchResult(index=index, status=MiniBatchState.FAILED, attempts=attempts, failed_files=names,
-                               error=error[:DEFAULT_ERROR_CHARS])
+                               error=error[:DEFAULT_ERROR_CHARS], fatal=fatal)
 
     def _scorer_spec(self, job: dict) -> ScorerSpec:
-        model_dir = self._folder(job["model_path"], "model-" + job["model"].replace(":", "_"))
+        azureml_model_dir, model_dir = self._model(job)
         code = job["code_configuration"]
-        code_dir = self._folder(self.engine.registry.codes.get(code["code"])["path"], "code-" + code["code"][-32:]) \
-            if code else None
-        return ScorerSpec(kind=scorer_kind(job), model_dir=str(model_dir), onnx_file=job["onnx_file"],
+        code_dir = self._folder(self.engine.registry.codes.get(code["code"])["path"],
+                                self.cache_dir / f"code-{code['code'][-32:]}") if code else None
+        return ScorerSpec(kind=scorer_kind(job), model_dir=str(model_dir), azureml_model_dir=str(azureml_model_dir),
+                          onnx_file=job["onnx_file"],
                           code_dir=str(code_dir) if code_dir else None,
                           scoring_script=code["scoring_script"] if code else None,
                           threads=scoring_threads(job, self.cores),
                           environment=job["settings"]["environment_variables"])
 
-    def _folder(self, uri: str, key: str) -> Path:
-        target = self.cache_dir / key
+    def _model(self, job: dict) -> tuple[Path, Path]:
+        """The model's files laid out as Azure ML lays them out: AZUREML_MODEL_DIR is
+        `azureml-models/<name>/<version>` and holds the registered folder or file under its own name. Gives
+        that directory and the folder a no-code scorer loads (the registered folder, or the one holding the
+        registered file)."""
+        ref = parse_asset_ref(job["model"], "model")
+        directory = self.cache_dir / "azureml-models" / ref.name / str(ref.version)
+        root = job["model_root"]
+        model_dir = directory if root["single_file"] else directory / root["name"]
+        self._folder(job["model_path"], model_dir)
+        return directory, model_dir
+
+    def _folder(self, uri: str, target: Path) -> Path:
+        """The files under uri in target, fetched once per worker process."""
         if not target.exists():
             location = parse_datastore_uri(uri, "path")
-            staging = self.cache_dir / f".{key}.{threading.get_ident()}"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            staging = target.parent / f".{target.name}.{threading.get_ident()}"
             download_prefix(self.engine.registry.datastores.container(location.datastore), location.path, staging)
             try:
                 staging.rename(target)

@@ -37,5 +37,24 @@ def threshold_error(counts: dict, threshold: int) -> JobError | None:
                             "logs/user/error.txt.")
 
 
+def fatal_error(results: list[MiniBatchResult]) -> JobError | None:
+    """The first mini-batch's failure to load the model or scoring script: the job's own error."""
+    return next((r.fatal for r in sorted(results, key=lambda r: r.index) if r.fatal is not None), None)
+
+
+def no_success_error(counts: dict) -> JobError | None:
+    """A job in which no mini-batch succeeded fails, whatever error_threshold says (Azure ML's rule)."""
+    if counts["mini_batches"] == 0 or counts["mini_batches_done"] > 0:
+        return None
+    return JobError(code="NoSucceededMiniBatch",
+                    message=f"No mini-batch succeeded: all {counts['mini_batches']} failed ({counts['files_failed']} "
+                            "files); see logs/user/error.txt.")
+
+
+def job_error(counts: dict, threshold: int, results: list[MiniBatchResult]) -> JobError | None:
+    """Why a job whose mini-batches all ran fails, most specific first; None: it completes."""
+    return fatal_error(results) or threshold_error(counts, threshold) or no_success_error(counts)
+
+
 def verdict(error: JobError | None) -> JobStatus:
     return JobStatus.FAILED if error is not None else JobStatus.COMPLETED

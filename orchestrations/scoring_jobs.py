@@ -83,7 +83,7 @@ def score_range(context: df.DurableOrchestrationContext, task: SliceTask):
         pending.remove(done)
         summary = RunSummary.model_validate(done.result)
         failed_files += summary.failed_files
-        if summary.status is MiniBatchState.CANCELED or over_threshold(failed_files, threshold):
+        if summary.status is MiniBatchState.CANCELED or summary.fatal or over_threshold(failed_files, threshold):
             stopped = True
         schedule()
     return SliceOutcome(failed_files=failed_files, stopped=stopped)

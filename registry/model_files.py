@@ -22,6 +22,14 @@ class TensorInfo(BaseModel):
     shape: list[int | str | None]
 
 
+class RegisteredRoot(BaseModel):
+    """What was registered, by its own name: Azure ML keeps it under that name inside AZUREML_MODEL_DIR
+    (`<dir>/model/MLmodel` for a folder `model/`, `<dir>/model.onnx` for one file)."""
+
+    name: str
+    single_file: bool
+
+
 class ModelDescription(BaseModel):
     format: Literal["mlflow", "onnx", "custom"]
     flavors: list[str] = Field(default_factory=list)
@@ -35,31 +43,44 @@ class ModelDescription(BaseModel):
 
 
 def unpack_model_upload(data: bytes, filename: str, destination: Path) -> Path:
+    unpack_registered(data, filename, destination)
+    return destination
+
+
+def unpack_registered(data: bytes, filename: str, destination: Path) -> RegisteredRoot:
     """A zip of a model folder (MLmodel lifted to the top if the zip wraps it in one folder) or one .onnx
-    file, into destination."""
+    file, into destination; what was registered, by its own name: one file (an .onnx, or a zip of one file)
+    by its name, a folder by its name (the zip's own name when the zip held the folder's contents)."""
     name = PurePosixPath(filename.replace("\\", "/")).name
     if is_zip(data):
         unpack_zip(data, destination)
-        _lift_single_mlflow_folder(destination)
-        return destination
+        lifted = _lift_single_mlflow_folder(destination)
+        entries = list(destination.iterdir())
+        if lifted:
+            return RegisteredRoot(name=lifted, single_file=False)
+        if len(entries) == 1 and entries[0].is_file():
+            return RegisteredRoot(name=entries[0].name, single_file=True)
+        return RegisteredRoot(name=PurePosixPath(name).stem or "model", single_file=False)
     if name.lower().endswith(ONNX_SUFFIX):
         destination.mkdir(parents=True, exist_ok=True)
         (destination / name).write_bytes(data)
-        return destination
+        return RegisteredRoot(name=name, single_file=True)
     raise ValidationFailed("Upload a model folder as a .zip (an MLflow model or custom files) or one .onnx file.",
                            target="file")
 
 
-def _lift_single_mlflow_folder(folder: Path) -> None:
+def _lift_single_mlflow_folder(folder: Path) -> str | None:
+    """The wrapping folder's name, when its contents were lifted."""
     entries = list(folder.iterdir())
     if (folder / MLMODEL).exists() or len(entries) != 1 or not entries[0].is_dir():
-        return
+        return None
     inner = entries[0]
     if not (inner / MLMODEL).exists():
-        return
+        return None
     for child in list(inner.iterdir()):
         child.rename(folder / child.name)
     inner.rmdir()
+    return inner.name
 
 
 def describe_model_folder(folder: Path) -> ModelDescription:

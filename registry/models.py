@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import uuid
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable
 
 from .blob_folders import delete_prefix, download_prefix, upload_folder
@@ -12,7 +12,7 @@ from .clock import now_iso
 from .datastores import DatastoreService
 from .defaults import DEFAULT_DATASTORE
 from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed, WorkspaceError
-from .model_files import describe_model_folder, unpack_model_upload
+from .model_files import RegisteredRoot, describe_model_folder, unpack_registered
 from .names import check_asset_name
 from .refs import DatastorePath, parse_asset_ref, parse_datastore_uri
 from .resources import ModelSpec, parse
@@ -28,8 +28,9 @@ class ModelRegistry(AssetVersions):
     def register_upload(self, name: str, data: bytes, filename: str, fields: dict) -> Record:
         spec = self._spec(name, fields)
         with tempfile.TemporaryDirectory() as temp:
-            folder = unpack_model_upload(data, filename, Path(temp) / "model")
-            return self._register(name, spec, folder)
+            folder = Path(temp) / "model"
+            root = unpack_registered(data, filename, folder)
+            return self._register(name, spec, folder, root)
 
     def register_from_path(self, name: str, fields: dict) -> Record:
         spec = self._spec(name, fields)
@@ -40,9 +41,12 @@ class ModelRegistry(AssetVersions):
         container = self.datastores.container(location.datastore, field="path")
         with tempfile.TemporaryDirectory() as temp:
             folder = Path(temp) / "model"
-            if not download_prefix(container, location.path, folder):
+            files = download_prefix(container, location.path, folder)
+            if not files:
                 raise ReferenceNotFound(f"Nothing found at {spec.path}.", target="path")
-            return self._register(name, spec, folder)
+            own_name = PurePosixPath(location.path.rstrip("/")).name or "model"
+            single = len(files) == 1 and files[0] == folder / own_name
+            return self._register(name, spec, folder, RegisteredRoot(name=own_name, single_file=single))
 
     def _spec(self, name: str, fields: dict) -> ModelSpec:
         check_asset_name(name)
@@ -52,7 +56,7 @@ class ModelRegistry(AssetVersions):
         explicit_version(spec.version)
         return spec
 
-    def _register(self, name: str, spec: ModelSpec, folder: Path) -> Record:
+    def _register(self, name: str, spec: ModelSpec, folder: Path, root: RegisteredRoot) -> Record:
         description = describe_model_folder(folder).model_dump(mode="json")
         if spec.type == "mlflow_model" and description["format"] != "mlflow":
             raise ValidationFailed("type is mlflow_model but the files have no MLmodel file.", target="type")
@@ -71,6 +75,7 @@ class ModelRegistry(AssetVersions):
                 "properties": spec.properties,
                 "path": str(DatastorePath(DEFAULT_DATASTORE, prefix)),
                 "files": files,
+                "root": root.model_dump(),
                 "created_at": now_iso(),
                 **description,
             })
@@ -87,6 +92,16 @@ class ModelRegistry(AssetVersions):
             return self.get(parsed.name, parsed.version if parsed.version is not None else "latest").body
         except NotFound:
             raise ReferenceNotFound(f"Model '{ref}' does not exist in the registry.", target=field) from None
+
+    @staticmethod
+    def root_of(model: dict) -> RegisteredRoot:
+        """The registered file or folder; a record from before roots were kept counts as a folder `model`,
+        or as its one file."""
+        if "root" in model:
+            return RegisteredRoot.model_validate(model["root"])
+        files = model["files"]
+        return RegisteredRoot(name=files[0], single_file=True) if len(files) == 1 and "/" not in files[0] else \
+            RegisteredRoot(name="model", single_file=False)
 
     def download(self, name: str, version: int, destination: Path) -> Path:
         files = parse_datastore_uri(self.get(name, version).body["path"], "path")

@@ -20,10 +20,14 @@ ScorerKind = Literal["mlflow", "onnx", "custom"]
 
 @dataclass(frozen=True)
 class ScorerSpec:
-    """What to load: the model folder and, for a custom script, the code folder and entry script."""
+    """What to load: the model's folder (the registered folder, or the one holding the registered file) and,
+    for a custom script, the code folder and entry script. azureml_model_dir is what AZUREML_MODEL_DIR names
+    (`.../azureml-models/<name>/<version>`, the registered file or folder inside it by its own name); None:
+    the model's folder itself."""
 
     kind: ScorerKind
     model_dir: str
+    azureml_model_dir: str | None = None
     onnx_file: str | None = None
     code_dir: str | None = None
     scoring_script: str | None = None
@@ -107,6 +111,7 @@ class ScoringAnswer:
     log: str = ""
     timed_out: bool = False
     stopped: bool = False
+    load_failed: bool = False  # the model or the scoring script could not be loaded (init() raised)
 
     def to_line(self) -> str:
         return json.dumps(asdict(self)) + "\n"

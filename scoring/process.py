@@ -39,13 +39,20 @@ def serve(requests, answers) -> None:
             with contextlib.redirect_stdout(captured), contextlib.redirect_stderr(captured):
                 if request.key != loaded_key:
                     scorer, loaded_key = None, None
-                    scorer = load_scorer(request.scorer)
+                    try:
+                        scorer = load_scorer(request.scorer)
+                    except Exception as error:  # a user's model or init() can raise anything
+                        raise _LoadFailed(error) from error
                     loaded_key = request.key
                 os.environ["AZUREML_BI_OUTPUT_PATH"] = request.summary_dir
                 part = Path(request.part_path) if request.part_path else None
                 outcome = score_mini_batch(scorer, request.items, part, request.keep_parquet,
                                            partial(_block_ready, answers), request.max_blocks, request.block_bytes)
             answer = ScoringAnswer(ok=True, outcome=outcome)
+        except _LoadFailed as failed:
+            error = failed.__cause__
+            message = str(error) if isinstance(error, ScoringUserError) else f"{type(error).__name__}: {error}"
+            answer = ScoringAnswer(ok=False, load_failed=True, error=message, trace=traceback.format_exc())
         except ScoringUserError as error:
             answer = ScoringAnswer(ok=False, error=str(error), trace=traceback.format_exc())
         except Exception as error:  # loading a user's model or script can raise anything
@@ -55,6 +62,10 @@ def serve(requests, answers) -> None:
         answer.log = captured.getvalue()[-DEFAULT_LOG_TAIL_CHARS:]
         answers.write(answer.to_line())
         answers.flush()
+
+
+class _LoadFailed(Exception):
+    """Loading the scorer raised: told apart from a mini-batch's own failure, since every attempt would fail."""
 
 
 def _block_ready(answers, number: int, path: Path) -> None:

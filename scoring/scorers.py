@@ -140,7 +140,7 @@ class CustomScriptScorer:
     """Azure ML's scoring-script contract: init() once with AZUREML_MODEL_DIR set; run(mini_batch)."""
 
     def __init__(self, spec: ScorerSpec):
-        os.environ["AZUREML_MODEL_DIR"] = spec.model_dir
+        os.environ["AZUREML_MODEL_DIR"] = spec.azureml_model_dir or spec.model_dir
         script = Path(spec.code_dir) / spec.scoring_script
         sys.path.insert(0, str(Path(spec.code_dir)))
         sys.path.insert(0, str(script.parent))

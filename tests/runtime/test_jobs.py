@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import threading
+import zipfile
 import uuid
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
@@ -163,7 +164,7 @@ model = None
 
 def init():
     global model
-    model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])
+    model = mlflow.pyfunc.load_model(os.path.join(os.environ["AZUREML_MODEL_DIR"], "model"))
 
 
 def run(mini_batch):
@@ -202,6 +203,101 @@ def test_a_custom_script_gets_init_once_and_run_with_file_paths(product, storage
     assert set(result["greeting"]) == {"hello"}
     log = call(product, "GET", f"api/jobs/{job['name']}/outputs/logs/user/stdout/mini_batch_000000.txt").text
     assert "scoring 4 files" in log and "printed by run()" in log and "a debug line" not in log
+
+
+GLOBBING_SCRIPT = """
+import glob
+import os
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+
+
+def init():
+    global model, layout
+    folders = glob.glob(os.environ["AZUREML_MODEL_DIR"] + "/*/")
+    model = mlflow.pyfunc.load_model(folders[0])
+    layout = "/".join(Path(os.environ["AZUREML_MODEL_DIR"]).parts[-3:]) + " " + Path(folders[0]).name
+
+
+def run(mini_batch):
+    return pd.DataFrame({"rows": [len(model.predict(pd.read_csv(p))) for p in mini_batch], "layout": layout})
+"""
+
+SINGLE_FILE_SCRIPT = """
+import json
+import os
+
+import pandas as pd
+
+
+def init():
+    global scale
+    with open(os.path.join(os.environ["AZUREML_MODEL_DIR"], "weights.json")) as source:
+        scale = json.load(source)["scale"]
+
+
+def run(mini_batch):
+    return pd.DataFrame({"scaled": [scale * len(pd.read_csv(p)) for p in mini_batch]})
+"""
+
+
+def test_scripts_find_their_model_where_azure_ml_puts_it(product, storage, mlflow_model, tmp_path):
+    """AZUREML_MODEL_DIR is azureml-models/<name>/<version>, with the registered folder or file inside it by its
+    own name: `os.path.join(dir, "model")` (above), `glob(dir + "/*/")`, and a single file by its name."""
+    source = upload_csvs(storage, unique("layout-in"), input_frames(2, rows=3))
+    endpoint = custom_endpoint(product, tmp_path, GLOBBING_SCRIPT, mlflow_model)
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed", job
+    name, version = mlflow_model["id"].split(":")[1:]
+    result = predictions(product, job)
+    assert list(result["rows"]) == [3, 4] and set(result["layout"]) == {f"azureml-models/{name}/{version} model"}
+    weights = io.BytesIO()
+    with zipfile.ZipFile(weights, "w") as archive:
+        archive.writestr("weights.json", '{"scale": 10}')
+    single = register(product, unique("weights"), weights.getvalue(), "weights.zip")
+    assert single["root"] == {"name": "weights.json", "single_file": True}
+    (tmp_path / "single").mkdir()
+    endpoint = custom_endpoint(product, tmp_path / "single", SINGLE_FILE_SCRIPT, single)
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Completed", job
+    assert list(predictions(product, job)["scaled"]) == [30, 40]
+
+
+FAILING_INIT_SCRIPT = """
+def init():
+    raise RuntimeError("no GPU on this machine")
+
+
+def run(mini_batch):
+    return mini_batch
+"""
+
+
+def test_a_script_whose_init_raises_fails_the_job_at_once_with_its_traceback(product, storage, mlflow_model,
+                                                                             tmp_path):
+    source = upload_csvs(storage, unique("init-in"), input_frames(12, rows=2))
+    endpoint = custom_endpoint(product, tmp_path, FAILING_INIT_SCRIPT, mlflow_model,
+                               settings={"mini_batch_size": 1, "retry_settings": {"max_retries": 1}})
+    job = wait_for_job(product, invoke(product, endpoint, input=source)["name"])
+    assert job["status"] == "Failed" and job["error"]["code"] == "ScoringScriptInitFailed", job
+    assert "no GPU on this machine" in job["error"]["message"]
+    assert "RuntimeError: no GPU on this machine" in job["error"]["trace"]
+    batches = call(product, "GET", f"api/jobs/{job['name']}/mini-batches").json()["value"]
+    assert len(batches) == 1 and batches[0]["attempts"] == 2  # one mini-batch's retries, not the other 11
+
+
+def test_a_job_in_which_every_file_fails_is_failed_whatever_the_threshold(product, storage, mlflow_model):
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    prefix = unique("all-bad")
+    for number in range(3):
+        client.upload_blob(f"{prefix}/notes-{number}.txt", b"not a table", overwrite=True)
+    endpoint = endpoint_with(product, mlflow_model, settings={"error_threshold": -1})
+    job = wait_for_job(product, invoke(product, endpoint,
+                                       input=f"azureml://datastores/workspaceblobstore/paths/{prefix}/")["name"])
+    assert job["status"] == "Failed" and job["error"]["code"] == "NoSucceededMiniBatch", job
+    assert job["counts"]["files_failed"] == 3
 
 
 VARYING_COLUMNS_SCRIPT = """

@@ -13,6 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.model_builders import FEATURES, mlflow_model_folder, training_data, zip_folder
 
 SCORING_SCRIPT = '''
+import glob
 import os
 from pathlib import Path
 
@@ -24,7 +25,7 @@ model = None
 
 def init():
     global model
-    model = mlflow.pyfunc.load_model(os.environ["AZUREML_MODEL_DIR"])
+    model = mlflow.pyfunc.load_model(glob.glob(os.environ["AZUREML_MODEL_DIR"] + "/*/")[0])
 
 
 def run(mini_batch):

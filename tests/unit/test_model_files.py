@@ -84,3 +84,19 @@ def test_an_mlmodel_without_flavors_is_refused(tmp_path):
     out = unpack_model_upload(make_zip({"MLmodel": b"artifact_path: x\n"}), "m.zip", tmp_path / "out")
     with pytest.raises(ValidationFailed, match="flavors"):
         describe_model_folder(out)
+
+
+def test_what_was_registered_is_kept_by_its_own_name(tmp_path):
+    from registry.model_files import unpack_registered
+
+    folder_zip = make_zip({"MLmodel": b"flavors: {python_function: {}}\n", "model.pkl": b"x"})
+    assert unpack_registered(folder_zip, "heart-model.zip", tmp_path / "a").model_dump() == {
+        "name": "heart-model", "single_file": False}
+    wrapped = make_zip({"model/MLmodel": b"flavors: {python_function: {}}\n", "model/model.pkl": b"x"})
+    root = unpack_registered(wrapped, "upload.zip", tmp_path / "b")
+    assert root.model_dump() == {"name": "model", "single_file": False} and (tmp_path / "b" / "MLmodel").exists()
+    one_file = make_zip({"sample_m1.pkl": b"x"})
+    assert unpack_registered(one_file, "sample_m1.zip", tmp_path / "c").model_dump() == {
+        "name": "sample_m1.pkl", "single_file": True}
+    assert unpack_registered(b"graph", "net.onnx", tmp_path / "d").model_dump() == {
+        "name": "net.onnx", "single_file": True}
