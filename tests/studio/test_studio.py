@@ -289,7 +289,8 @@ def test_job_details_show_each_failed_mini_batch_and_a_running_job_can_be_cancel
     page.goto(product.url("api/studio/#/endpoints/studio-jobs/jobs/new"))
     page.get_by_label("Data asset", exact=True).select_option("studio-broken@latest")
     page.get_by_role("button", name="Submit").click()
-    expect(page.locator("#job-status")).to_have_text("Completed", timeout=120_000)
+    expect(page.locator("#job-status")).to_have_text("Failed", timeout=120_000)  # its only file failed
+    expect(page.get_by_role("alert")).to_contain_text("NoSucceededMiniBatch")
     failures = page.locator("tr", has_text="broken.csv")
     expect(failures).to_have_count(1)
     expect(failures.locator("pre.error-text")).not_to_be_empty()
