@@ -14,9 +14,10 @@ from function_app.openapi_api import bp as openapi_bp
 from function_app.schedules_api import bp as schedules_bp
 from function_app.studio_site import bp as studio_bp
 from function_app.workspace_api import bp as workspace_bp
+from orchestrations.environment_builds import bp as environment_builds_bp
 from orchestrations.scoring_jobs import bp as scoring_jobs_bp
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 for blueprint in (health_bp, workspace_bp, endpoints_bp, jobs_bp, schedules_bp, openapi_bp, studio_bp, scoring_jobs_bp,
-                  event_triggers_bp):
+                  environment_builds_bp, event_triggers_bp):
     app.register_functions(blueprint)

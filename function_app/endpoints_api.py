@@ -1,6 +1,7 @@
 """Batch endpoints and their deployments over HTTP."""
 from __future__ import annotations
 
+import azure.durable_functions as df
 import azure.functions as func
 
 from registry.endpoints import deployment_view, endpoint_view
@@ -8,9 +9,12 @@ from registry.errors import AlreadyExists
 from registry.resources import BatchDeploymentSpec, BatchEndpointSpec
 from registry.service import current_registry
 
+from .build_starter import ensure_build
 from .http_api import api, base_url, if_match, json_body, listing, no_content, respond
 
-bp = func.Blueprint()
+bp = df.Blueprint()
+CLIENT = (bp.durable_client_input(client_name="client"),)
+APP_ENVIRONMENT = "The deployment scores in the app's own environment: nothing to build."
 
 
 def _create_only(req: func.HttpRequest) -> bool:
@@ -59,20 +63,37 @@ def delete_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 
 @api(bp, "batchEndpoints/{name}/deployments", ["GET"], "List an endpoint's deployments", tag="deployments")
 def list_deployments(req: func.HttpRequest) -> func.HttpResponse:
-    records = current_registry().endpoints.list_deployments(req.route_params["name"])
-    return listing([deployment_view(r) for r in records])
+    registry = current_registry()
+    records = registry.endpoints.list_deployments(req.route_params["name"])
+    return listing([deployment_view(r, registry.builds) for r in records])
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["GET"], "Show a deployment", tag="deployments")
 def show_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_registry().endpoints.get_deployment(req.route_params["name"], req.route_params["deployment"])
-    return respond(deployment_view(record), record=record)
+    registry = current_registry()
+    record = registry.endpoints.get_deployment(req.route_params["name"], req.route_params["deployment"])
+    return respond(deployment_view(record, registry.builds), record=record)
+
+
+@api(bp, "batchEndpoints/{name}/deployments/{deployment}/environment", ["GET"], "What a deployment scores in: "
+     "its environment's spec, build state, interpreter and build log", tag="deployments")
+def show_deployment_environment(req: func.HttpRequest) -> func.HttpResponse:
+    registry = current_registry()
+    deployment = registry.endpoints.get_deployment(req.route_params["name"], req.route_params["deployment"]).body
+    key = deployment.get("environment_key")  # deployments made before environments were built have none
+    if not key:
+        return respond({"key": None, "state": "Succeeded", "spec": None, "python": None, "log": APP_ENVIRONMENT})
+    build = registry.builds.get(key).body
+    return respond({"key": key, "state": build["state"], "spec": build["spec"], "python": build["python"],
+                    "log": build["log"], "requested_at": build["requested_at"], "ended_at": build["ended_at"]})
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["PUT"], "Create a deployment (the endpoint's first "
-     "becomes its default), or replace it", request_schema=BatchDeploymentSpec, tag="deployments")
-def put_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    endpoints = current_registry().endpoints
+     "becomes its default), or replace it; its environment builds meanwhile (provisioning_state Creating)",
+     request_schema=BatchDeploymentSpec, tag="deployments", extra_bindings=CLIENT)
+async def put_deployment(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    registry = current_registry()
+    endpoints = registry.endpoints
     endpoint, name, body = req.route_params["name"], req.route_params["deployment"], json_body(req)
     try:
         record, status = endpoints.create_deployment(endpoint, name, body), 201
@@ -80,16 +101,18 @@ def put_deployment(req: func.HttpRequest) -> func.HttpResponse:
         if _create_only(req):
             raise
         record, status = endpoints.replace_deployment(endpoint, name, body, if_match(req)), 200
-    return respond(deployment_view(record), status, record)
+    await ensure_build(client, registry, record.body)
+    return respond(deployment_view(record, registry.builds), status, record)
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["PATCH"], "Update fields of a deployment (JSON "
-     "merge patch), e.g. {\"settings\": {\"mini_batch_size\": 5}}", tag="deployments")
-def patch_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_registry().endpoints.patch_deployment(req.route_params["name"],
-                                                            req.route_params["deployment"], json_body(req),
-                                                            if_match(req))
-    return respond(deployment_view(record), record=record)
+     "merge patch), e.g. {\"settings\": {\"mini_batch_size\": 5}}", tag="deployments", extra_bindings=CLIENT)
+async def patch_deployment(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    registry = current_registry()
+    record = registry.endpoints.patch_deployment(req.route_params["name"], req.route_params["deployment"],
+                                                 json_body(req), if_match(req))
+    await ensure_build(client, registry, record.body)
+    return respond(deployment_view(record, registry.builds), record=record)
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["DELETE"], "Delete a deployment (not the default "

@@ -4,6 +4,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from registry.datastores import datastore_view
+from registry.environments import EnvironmentSpec
 from registry.resources import DataAssetSpec, DatastoreSpec, ModelSpec
 from registry.service import current_registry
 
@@ -118,6 +119,40 @@ def show_data(req: func.HttpRequest) -> func.HttpResponse:
      tag="data")
 def delete_data(req: func.HttpRequest) -> func.HttpResponse:
     current_registry().data.delete(req.route_params["name"], req.route_params["version"])
+    return no_content()
+
+
+# -- environments ----------------------------------------------------------------------------------
+@api(bp, "environments", ["GET"], "List environments (latest version of each)", tag="environments")
+def list_environments(req: func.HttpRequest) -> func.HttpResponse:
+    return listing([r.body for r in current_registry().environments.list_latest()])
+
+
+@api(bp, "environments/{name}/versions", ["GET"], "List an environment's versions, newest first",
+     tag="environments")
+def list_environment_versions(req: func.HttpRequest) -> func.HttpResponse:
+    return listing([r.body for r in current_registry().environments.list_versions(req.route_params["name"])])
+
+
+@api(bp, "environments/{name}/versions", ["POST"], "Create an environment version: conda_file (a conda "
+     "environment) and image (kept, not run)", request_schema=EnvironmentSpec, success_status=201,
+     tag="environments")
+def create_environment(req: func.HttpRequest) -> func.HttpResponse:
+    record = current_registry().environments.create(req.route_params["name"], json_body(req))
+    return respond(record.body, 201, record)
+
+
+@api(bp, "environments/{name}/versions/{version}", ["GET"], "Show an environment version ('latest' for the "
+     "newest)", tag="environments")
+def show_environment(req: func.HttpRequest) -> func.HttpResponse:
+    record = current_registry().environments.get(req.route_params["name"], req.route_params["version"])
+    return respond(record.body, record=record)
+
+
+@api(bp, "environments/{name}/versions/{version}", ["DELETE"], "Delete an environment version",
+     success_status=204, tag="environments")
+def delete_environment(req: func.HttpRequest) -> func.HttpResponse:
+    current_registry().environments.delete(req.route_params["name"], req.route_params["version"])
     return no_content()
 
 

@@ -33,6 +33,7 @@ class PreparedJob(Payload):
     window: int = 1  # mini-batches in flight at once: instance_count x max_concurrency_per_instance
     error_threshold: int = -1
     slice_size: int
+    wait_seconds: float = 0  # the deployment's environment is still building: prepare again after this
 
 
 class SliceTask(Payload):

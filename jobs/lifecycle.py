@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import logging
 
+from registry.clock import now_iso
+from registry.environment_builds import DEFAULT_BUILD_TIMEOUT_SECONDS, BuildState
 from registry.errors import UserError
 from registry.storage import Record
 
@@ -17,7 +19,8 @@ from .job_storage import JobStorage
 from .outputs import already_exists, assemble_predictions
 from .planning import plan_mini_batches, plan_to_json
 from .running import concurrency
-from .status import JobStatus
+from .settings import DEFAULT_ENVIRONMENT_WAIT_SECONDS
+from .status import JobStatus, seconds_between
 from .verdict import exact_counts, job_error, verdict
 
 log = logging.getLogger("batch_endpoints.jobs")
@@ -32,6 +35,9 @@ def prepare_job(engine: JobEngine, name: str) -> PreparedJob:
         return stop  # canceled, or already decided: finish takes it from here
     storage = engine.storage_for(job)
     try:
+        if environment_building(engine, job):
+            return PreparedJob(proceed=False, slice_size=engine.settings.slice_size,
+                               wait_seconds=DEFAULT_ENVIRONMENT_WAIT_SECONDS)
         reader = InputReader(engine.registry.datastores)
         if "files" in job["input"]:  # an inbox's burst: the files are fixed on the job
             files = [InputFile(**file) for file in job["input"]["files"]]
@@ -53,6 +59,29 @@ def prepare_job(engine: JobEngine, name: str) -> PreparedJob:
         return stop
     return PreparedJob(proceed=True, mini_batches=len(plan), window=concurrency(job),
                        error_threshold=job["settings"]["error_threshold"], slice_size=engine.settings.slice_size)
+
+
+def environment_building(engine: JobEngine, job: dict) -> bool:
+    """Whether the job's environment is still building; raises EnvironmentBuildFailed when its build failed
+    (or has not ended within the build timeout)."""
+    environment = job["environment"]
+    if environment is None:
+        return False
+    record = engine.registry.builds.find(environment["key"])
+    state = BuildState(record.body["state"]) if record is not None else BuildState.FAILED
+    if state is BuildState.BUILDING and seconds_between(record.body["requested_at"], now_iso()) > \
+            DEFAULT_BUILD_TIMEOUT_SECONDS * 1.1:
+        raise EnvironmentBuildFailed(f"The environment of deployment '{job['deployment']}' has been building for "
+                                     "longer than a build may take; update the deployment to build it again.")
+    if state is BuildState.FAILED:
+        log = (record.body["log"] if record is not None else "no build was recorded").strip().splitlines()
+        raise EnvironmentBuildFailed(f"The environment of deployment '{job['deployment']}' failed to build: " +
+                                     " | ".join(log[-6:]))
+    return state is BuildState.BUILDING
+
+
+class EnvironmentBuildFailed(UserError):
+    code = "EnvironmentBuildFailed"
 
 
 def fail(engine: JobEngine, name: str, error: JobError) -> dict:

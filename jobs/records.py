@@ -77,6 +77,7 @@ class JobRecords:
             "model_format": model["format"],
             "onnx_file": model.get("onnx_file"),
             "model_root": self.models.root_of(model).model_dump(),
+            "environment": deployment.get("environment_spec"),  # None: the app's own environment
             "code_configuration": deployment.get("code_configuration"),
             "settings": settings.model_dump(),
             "resources": resources.model_dump(),

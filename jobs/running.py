@@ -13,6 +13,8 @@ from pathlib import Path, PurePosixPath
 
 from registry.blob_folders import download_prefix
 from registry.clock import now_iso
+from registry.environment_builds import BUILT_MARK, build, environments_dir, interpreter_of
+from registry.environment_specs import ResolvedEnvironment, requirement_name
 from registry.errors import WorkspaceError
 from registry.refs import parse_asset_ref, parse_datastore_uri
 from scoring.arriving_files import arrived, partial_path, unavailable
@@ -256,12 +258,28 @@ class MiniBatchRunner:
         code = job["code_configuration"]
         code_dir = self._folder(self.engine.registry.codes.get(code["code"])["path"],
                                 self.cache_dir / f"code-{code['code'][-32:]}") if code else None
+        environment = job["environment"]
         return ScorerSpec(kind=scorer_kind(job), model_dir=str(model_dir), azureml_model_dir=str(azureml_model_dir),
+                          python=self._interpreter(environment) if environment else None,
+                          packages=tuple(requirement_name(r) for r in environment["requirements"]) if environment
+                          else (),
                           onnx_file=job["onnx_file"],
                           code_dir=str(code_dir) if code_dir else None,
                           scoring_script=code["scoring_script"] if code else None,
                           threads=scoring_threads(job, self.cores),
                           environment=job["settings"]["environment_variables"])
+
+    def _interpreter(self, environment: dict) -> str:
+        """The interpreter of the job's environment on this machine, built here if this machine has no build of
+        it yet (another instance built it, or its folder was cleared)."""
+        key = environment["key"]
+        if not (environments_dir() / key / BUILT_MARK).exists():
+            result = build(ResolvedEnvironment(environment["python"], tuple(environment["requirements"]),
+                                               environment["source"]))
+            if not result.ok:
+                raise WorkspaceError(f"The deployment's environment could not be built on this machine: "
+                                     f"{result.log[-DEFAULT_ERROR_CHARS:]}")
+        return str(interpreter_of(environments_dir(), key))
 
     def _model(self, job: dict) -> tuple[Path, Path]:
         """The model's files laid out as Azure ML lays them out: AZUREML_MODEL_DIR is
@@ -316,5 +334,6 @@ def _stage_rows(storage: JobStorage, index: int, block: BlockReady) -> None:
 
 
 def _key(job: dict, spec: ScorerSpec) -> str:
-    text = json.dumps([job["model"], job["code_configuration"], spec.environment, spec.threads], sort_keys=True)
+    text = json.dumps([job["model"], job["code_configuration"], spec.environment, spec.threads, spec.python],
+                      sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()

@@ -35,6 +35,9 @@ MAX_COMMITTED_BLOCKS = 50_000  # Azure Blob storage's limit of blocks per block 
 
 DEFAULT_ERROR_CHARS = 2000  # of an error kept on a record (Table properties are small); logs keep it whole
 
+# -- environments ----------------------------------------------------------------------------------------
+DEFAULT_ENVIRONMENT_WAIT_SECONDS = 2.0  # a job on a deployment whose environment builds looks again after this
+
 # -- cancel ----------------------------------------------------------------------------------------------
 DEFAULT_CANCEL_WAIT_SECONDS = 15  # a cancel request waits this long for the job's finish before answering
 DEFAULT_CANCEL_POLL_SECONDS = 0.25  # ... reading the job's record this often meanwhile

@@ -6,16 +6,16 @@ import argparse
 import sys
 
 from .client import ApiClient, CliError
-from .commands import data, datastores, demo, deployments, endpoints, jobs, models, schedules
+from .commands import data, datastores, demo, deployments, endpoints, environments, jobs, models, schedules
 from .output import render
 
-GROUPS = (models, datastores, data, endpoints, deployments, jobs, schedules, demo)
+GROUPS = (models, datastores, data, environments, endpoints, deployments, jobs, schedules, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mlbatch", description="Manage and run batch endpoints; reads Azure "
                                      "ML CLI v2 YAML files unchanged.")
-    groups = parser.add_subparsers(dest="group", required=True, metavar="{model,datastore,data,endpoint,deployment,job,schedule,demo}")
+    groups = parser.add_subparsers(dest="group", required=True, metavar="{model,datastore,data,environment,endpoint,deployment,job,schedule,demo}")
     for group in GROUPS:
         group.register(groups)
     return parser

@@ -8,6 +8,7 @@ each scoring a run of consecutive mini-batches one after another; when one finis
 stops early once more files failed than error_threshold allows, or once a run reports its job canceled."""
 from __future__ import annotations
 
+import datetime as dt
 import os
 import threading
 
@@ -34,6 +35,9 @@ def score_job(context: df.DurableOrchestrationContext):
     error = None
     try:
         plan = PreparedJob.model_validate((yield context.call_activity("prepare_scoring_job", job)))
+        while plan.wait_seconds:  # the deployment's environment is still building
+            yield context.create_timer(context.current_utc_datetime + dt.timedelta(seconds=plan.wait_seconds))
+            plan = PreparedJob.model_validate((yield context.call_activity("prepare_scoring_job", job)))
         failed_files = 0
         ranges = slices(plan.mini_batches, plan.slice_size) if plan.proceed else []
         for number, (start, end) in enumerate(ranges):

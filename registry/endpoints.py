@@ -10,6 +10,7 @@ from typing import Any, Callable
 
 from . import defaults as d
 from .clock import now_iso
+from .environment_specs import ResolvedEnvironment, from_conda, from_mlflow_files, with_runtime
 from .errors import AlreadyExists, Conflict, ReferenceNotFound, ValidationFailed
 from .names import check_endpoint_name
 from .optimistic import check_if_match, update_with_retries
@@ -33,11 +34,12 @@ def merge_patch(target: dict, patch: dict) -> dict:
 
 
 class EndpointService:
-    def __init__(self, storage: WorkspaceStorage, models, codes):
+    def __init__(self, storage: WorkspaceStorage, models, codes, environments):
         self.endpoints = storage.table("BatchEndpoints")
         self.deployments = storage.table("BatchDeployments")
         self.models = models
         self.codes = codes
+        self.environments = environments
 
     # -- endpoints ----------------------------------------------------------------------------------
     def create_endpoint(self, name: str, body: dict) -> Record:
@@ -240,7 +242,26 @@ class EndpointService:
                     f"'{code['id']}' (files: {', '.join(code['files'][:20])}).",
                     target="code_configuration.scoring_script")
             stored["code_configuration"]["code"] = code["id"]
+        environment = self._environment(spec, model)
+        stored["environment_spec"] = environment.to_json() if environment else None
+        stored["environment_key"] = environment.key if environment else None
         return stored
+
+    def _environment(self, spec: BatchDeploymentSpec, model: dict) -> ResolvedEnvironment | None:
+        """What the deployment scores in: its environment's conda file; else an MLflow model's own files
+        (scored without code); else None, the app's own environment."""
+        scorer = "custom" if spec.code_configuration else ("onnx" if model["format"] == "onnx" else "mlflow")
+        if spec.environment is not None:
+            given = self.environments.resolve(spec.environment)
+            if given["conda_file"] is None:
+                return None  # an image alone: kept and shown, and the app's environment scores
+            source = f"environment {given['id']}" if given["id"] else "the deployment's inline environment"
+            python, requirements = from_conda(given["conda_file"], source)
+            return with_runtime(python, requirements, source, scorer)
+        if scorer != "mlflow":
+            return None
+        found = from_mlflow_files(self.models.environment_files(model))
+        return with_runtime(*found, scorer) if found else None
 
     def deployments_using_model(self, model_id: str) -> list[str]:
         return [f"{b['endpoint_name']}/{b['name']}" for b in self.all_deployments() if b.get("model") == model_id]
@@ -253,5 +274,12 @@ def endpoint_view(record: Record, base_url: str) -> dict[str, Any]:
     return body
 
 
-def deployment_view(record: Record) -> dict[str, Any]:
-    return dict(record.body)
+def deployment_view(record: Record, builds) -> dict[str, Any]:
+    """The deployment with its provisioning state: Creating while its environment builds, then Succeeded or
+    Failed as the build ended."""
+    body = dict(record.body)
+    key = body.get("environment_key")  # deployments made before environments were built have none
+    if key:
+        state = builds.state_of(key)
+        body["provisioning_state"] = {"Building": "Creating"}.get(state.value, state.value)
+    return body

@@ -11,6 +11,7 @@ from .blob_folders import delete_prefix, download_prefix, upload_folder
 from .clock import now_iso
 from .datastores import DatastoreService
 from .defaults import DEFAULT_DATASTORE
+from .environment_specs import MLFLOW_FILES
 from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed, WorkspaceError
 from .model_files import RegisteredRoot, describe_model_folder, unpack_registered
 from .names import check_asset_name
@@ -102,6 +103,13 @@ class ModelRegistry(AssetVersions):
         files = model["files"]
         return RegisteredRoot(name=files[0], single_file=True) if len(files) == 1 and "/" not in files[0] else \
             RegisteredRoot(name="model", single_file=False)
+
+    def environment_files(self, model: dict) -> dict[str, str]:
+        """The MLflow environment files the model holds (python_env.yaml, requirements.txt, conda.yaml)."""
+        location = parse_datastore_uri(model["path"], "path")
+        container = self.datastores.container(location.datastore)
+        return {name: container.download_blob(location.path + name).readall().decode("utf-8", errors="replace")
+                for name in MLFLOW_FILES if name in model["files"]}
 
     def download(self, name: str, version: int, destination: Path) -> Path:
         files = parse_datastore_uri(self.get(name, version).body["path"], "path")

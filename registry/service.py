@@ -8,6 +8,8 @@ from .codes import CodeService
 from .data_assets import DataAssetService
 from .datastores import DatastoreService
 from .endpoints import EndpointService
+from .environment_builds import EnvironmentBuilds
+from .environments import EnvironmentService
 from .inboxes import InboxService
 from .models import ModelRegistry
 from .schedules import ScheduleService
@@ -24,6 +26,8 @@ class Registry:
     endpoints: EndpointService
     inboxes: InboxService
     schedules: ScheduleService
+    environments: EnvironmentService
+    builds: EnvironmentBuilds
 
     @classmethod
     def open(cls, conn: str) -> "Registry":
@@ -33,9 +37,10 @@ class Registry:
         models = ModelRegistry(storage, datastores)
         codes = CodeService(storage, datastores)
         data = DataAssetService(storage, datastores)
-        endpoints = EndpointService(storage, models, codes)
+        environments = EnvironmentService(storage)
+        endpoints = EndpointService(storage, models, codes, environments)
         return cls(storage, datastores, models, data, codes, endpoints, InboxService(storage, datastores, endpoints),
-                   ScheduleService(storage, endpoints))
+                   ScheduleService(storage, endpoints), environments, EnvironmentBuilds(storage))
 
 
 @lru_cache(maxsize=4)

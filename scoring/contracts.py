@@ -33,6 +33,8 @@ class ScorerSpec:
     scoring_script: str | None = None
     threads: int = 1
     environment: dict[str, str] = field(default_factory=dict)
+    python: str | None = None  # the deployment's environment's interpreter; None: the app's own
+    packages: tuple[str, ...] = ()  # whose installed versions the scoring process reports when it loads
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class ScoringRequest:
     @classmethod
     def from_line(cls, line: str | bytes) -> "ScoringRequest":
         data = json.loads(line)
-        return cls(**{**data, "scorer": ScorerSpec(**data["scorer"]),
+        scorer = ScorerSpec(**{**data["scorer"], "packages": tuple(data["scorer"]["packages"])})
+        return cls(**{**data, "scorer": scorer,
                       "items": [ScoringItem(**item) for item in data["items"]]})
 
 

@@ -37,7 +37,7 @@ class ScoringProcess:
         runs, should_stop is asked every DEFAULT_STOP_CHECK_SECONDS: True stops the process."""
         if self.process is None or self.process.poll() is not None or self.key != request.key:
             self.stop()
-            self._start(threads)
+            self._start(threads, request.scorer.python or sys.executable)
             self.key = request.key
         try:
             self.process.stdin.write(request.to_line())
@@ -88,12 +88,12 @@ class ScoringProcess:
             if line.strip():  # a blank line is no message (and never mistaken for the end)
                 return line
 
-    def _start(self, threads: int) -> None:
+    def _start(self, threads: int, python: str) -> None:
         environment = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads),
                        "OPENBLAS_NUM_THREADS": str(threads), "PYTHONUNBUFFERED": "1"}
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         environment["PYTHONPATH"] = os.pathsep.join(filter(None, [root, environment.get("PYTHONPATH")]))
-        self.process = subprocess.Popen([sys.executable, "-m", "scoring.process"], stdin=subprocess.PIPE,
+        self.process = subprocess.Popen([python, "-m", "scoring.process"], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=None, env=environment, cwd=root,
                                         start_new_session=True)
         self._received = b""

@@ -40,6 +40,7 @@ def serve(requests, answers) -> None:
                 if request.key != loaded_key:
                     scorer, loaded_key = None, None
                     try:
+                        _report_environment(request.scorer.packages)
                         scorer = load_scorer(request.scorer)
                     except Exception as error:  # a user's model or init() can raise anything
                         raise _LoadFailed(error) from error
@@ -62,6 +63,21 @@ def serve(requests, answers) -> None:
         answer.log = captured.getvalue()[-DEFAULT_LOG_TAIL_CHARS:]
         answers.write(answer.to_line())
         answers.flush()
+
+
+def _report_environment(packages: tuple[str, ...]) -> None:
+    """The interpreter and the installed versions of the environment's packages, in the mini-batch's log."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "not installed"
+
+    if packages:
+        print(f"Scoring in Python {sys.version.split()[0]} ({sys.executable}): " +
+              ", ".join(f"{name}=={version(name)}" for name in packages))
 
 
 class _LoadFailed(Exception):

@@ -6,6 +6,7 @@ from ..archives import zip_folder
 from ..client import ApiClient, UsageError
 from ..specs import Spec, is_local, load_spec, local_path
 from .arguments import add_file, add_name, add_yes, command, confirm
+from .environments import inline_conda_file
 from .models import register_model
 
 COLUMNS = ("name", "endpoint_name", "model", "resources.instance_count", "settings.mini_batch_size",
@@ -31,6 +32,9 @@ def register(groups) -> None:
                      "exist)", COLUMNS)
     _target(delete, required=True)
     add_yes(delete)
+    build_log = command(group, "build-log", deployment_build_log, "Show what a deployment scores in: its "
+                        "environment's build state and log", ("key", "state", "python"))
+    _target(build_log, required=True)
 
 
 def _target(parser, required: bool) -> None:
@@ -64,6 +68,8 @@ def resolve_local_files(spec: Spec, client: ApiClient) -> dict:
         uploaded = client.call("POST", "codes", data=zip_folder(folder), params={"filename": f"{folder.name}.zip"},
                                headers={"Content-Type": "application/zip"}).body
         body["code_configuration"] = {**code_configuration, "code": uploaded["id"]}
+    if isinstance(body.get("environment"), dict):
+        body["environment"] = inline_conda_file(spec, body["environment"], "environment")
     return body
 
 
@@ -90,6 +96,10 @@ def list_deployments(args, client: ApiClient) -> list:
 
 def show_deployment(args, client: ApiClient) -> dict:
     return client.get(f"batchEndpoints/{args.endpoint_name}/deployments/{args.name}")
+
+
+def deployment_build_log(args, client: ApiClient) -> dict:
+    return client.get(f"batchEndpoints/{args.endpoint_name}/deployments/{args.name}/environment")
 
 
 def delete_deployment(args, client: ApiClient) -> None:
