@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.harness import wait_for
 from tests.model_builders import FEATURES, mlflow_model_folder, training_data, zip_folder
 
 SCORING_SCRIPT = '''
@@ -336,3 +337,25 @@ def test_the_endpoint_page_shows_its_schedules_and_inbox(page: Page, product, fi
         assert product.get("api/schedules/studio-nightly").json()["is_enabled"] is False
     finally:
         product._call("DELETE", "api/schedules/studio-nightly", True)
+
+
+def test_a_deployments_environment_state_and_build_log_are_shown(page: Page, product, files):
+    conda = {"dependencies": ["python=3.11", {"pip": ["numpy==0.0.1"]}]}
+    assert product._call("POST", "api/environments/studio-unmeetable/versions", True,
+                         json={"conda_file": conda}).status_code == 201
+    model = product.post("api/models/studio-envs/versions", data=files["model"].read_bytes(),
+                         params={"filename": "model.zip"}).json()
+    code = product.post("api/codes", data=files["script"].read_bytes(), params={"filename": "score.py"}).json()
+    assert product._call("PUT", "api/batchEndpoints/studio-envs", True, json={}).status_code == 201
+    assert product._call("PUT", "api/batchEndpoints/studio-envs/deployments/pinned", True, json={
+        "model": model["id"], "environment": "azureml:studio-unmeetable:1",
+        "code_configuration": {"code": code["id"], "scoring_script": "score.py"}}).status_code == 201
+    deployment = "api/batchEndpoints/studio-envs/deployments/pinned"
+    wait_for(lambda: product.get(deployment).json()["provisioning_state"] == "Failed", timeout=120,
+             what="the unmeetable environment's build to fail")
+    sign_in(page, product)
+    page.goto(product.url("api/studio/#/endpoints/studio-envs"))
+    expect(deployment_row(page, "pinned").locator(".state")).to_have_text("Failed")
+    page.get_by_role("button", name="Environment of pinned").click()
+    expect(page.locator("#build-log")).to_contain_text("No solution found")
+    expect(page.locator("#build-log .state")).to_have_text("Failed")

@@ -51,6 +51,15 @@ async function detailsTab(body, endpoint, path) {
       await detailsTab(body, await api.get(path), path);
     } catch (error) { showErrors(area, error); }
   };
+  const buildLog = h("div", { id: "build-log" });
+  const showBuild = async (deployment) => {
+    const built = await api.get(`${path}/deployments/${encodeURIComponent(deployment.name)}/environment`);
+    mount(buildLog,
+      h("h3", {}, `Environment of ${deployment.name}: `, h("span", { class: `state ${built.state.toLowerCase()}` },
+        built.state)),
+      built.python ? h("p", {}, "Interpreter ", h("code", {}, built.python)) : null,
+      h("pre", { class: "log" }, built.log || "(no output yet)"));
+  };
   const removeEndpoint = async () => {
     const names = deployments.map((d) => d.name);
     const message = names.length
@@ -70,6 +79,11 @@ async function detailsTab(body, endpoint, path) {
       h("a", { class: "button", href: `#/create?endpoint=${encodeURIComponent(endpoint.name)}` }, "+ Add deployment")),
     table([
       ["Name", (d) => [d.name, d.name === current ? h("span", { class: "badge" }, "default") : null]],
+      ["State", (d) => h("span", { class: `state ${String(d.provisioning_state).toLowerCase()}` },
+        d.provisioning_state)],
+      ["Environment", (d) => h("button", { type: "button", "aria-label": `Environment of ${d.name}`,
+        onclick: () => showBuild(d).catch((error) => showErrors(area, error)) },
+        d.environment_key ? "Build log" : "App's own")],
       ["Model", (d) => d.model],
       ["Scoring", (d) => (d.code_configuration ? `script ${d.code_configuration.scoring_script}` : "no-code")],
       ["Instances", (d) => d.resources.instance_count],
@@ -82,7 +96,7 @@ async function detailsTab(body, endpoint, path) {
       ["", (d) => h("button", { type: "button", class: "danger", "aria-label": `Delete deployment ${d.name}`,
         onclick: () => remove(d) }, "Delete")],
     ], deployments, { empty: "No deployments yet: + Add deployment." }),
-    deployments.length ? update : null);
+    deployments.length ? update : null, buildLog);
   mount(body,
     h("dl", { class: "facts" },
       h("dt", {}, "Scoring URI"), h("dd", {}, uri, " ", copy),
