@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import logging
 
-from registry.clock import now_iso
-from registry.environment_builds import DEFAULT_BUILD_TIMEOUT_SECONDS, BuildState
+from registry.environment_builds import BuildState
 from registry.errors import UserError
 from registry.storage import Record
 
@@ -20,7 +19,7 @@ from .outputs import already_exists, assemble_predictions
 from .planning import plan_mini_batches, plan_to_json
 from .running import concurrency
 from .settings import DEFAULT_ENVIRONMENT_WAIT_SECONDS
-from .status import JobStatus, seconds_between
+from .status import JobStatus
 from .verdict import exact_counts, job_error, verdict
 
 log = logging.getLogger("batch_endpoints.jobs")
@@ -67,17 +66,14 @@ def environment_building(engine: JobEngine, job: dict) -> bool:
     environment = job["environment"]
     if environment is None:
         return False
-    record = engine.registry.builds.find(environment["key"])
-    state = BuildState(record.body["state"]) if record is not None else BuildState.FAILED
-    if state is BuildState.BUILDING and seconds_between(record.body["requested_at"], now_iso()) > \
-            DEFAULT_BUILD_TIMEOUT_SECONDS * 1.1:
-        raise EnvironmentBuildFailed(f"The environment of deployment '{job['deployment']}' has been building for "
-                                     "longer than a build may take; update the deployment to build it again.")
-    if state is BuildState.FAILED:
-        log = (record.body["log"] if record is not None else "no build was recorded").strip().splitlines()
+    builds = engine.registry.builds
+    record = builds.find(environment["key"])
+    if record is None or builds.state(record) is BuildState.FAILED:
+        log = (record.body["log"] if record is not None else "").strip().splitlines() or [
+            "the build did not finish; update the deployment to build it again"]
         raise EnvironmentBuildFailed(f"The environment of deployment '{job['deployment']}' failed to build: " +
                                      " | ".join(log[-6:]))
-    return state is BuildState.BUILDING
+    return builds.state(record) is BuildState.BUILDING
 
 
 class EnvironmentBuildFailed(UserError):

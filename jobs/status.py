@@ -9,8 +9,9 @@ that is not allowed leaves the record as it is (`transition` gives None); the st
 it finds and acts on that."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from enum import Enum
+
+from registry.clock import seconds_between
 
 
 class JobStatus(str, Enum):
@@ -75,11 +76,3 @@ def transition(job: dict, to: JobStatus, now: str, *, counts: dict | None = None
         changed["ended_at"] = now
         changed["duration_seconds"] = seconds_between(job["started_at"] or job["created_at"], now)
     return changed
-
-
-def parse_time(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(timezone.utc)
-
-
-def seconds_between(start: str, end: str) -> float:
-    return round((parse_time(end) - parse_time(start)).total_seconds(), 3)

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
-from .clock import now_iso
+from .clock import now_iso, seconds_between
 from .environment_specs import ResolvedEnvironment
-from .errors import AlreadyExists, NotFound
+from .errors import AlreadyExists
 from .storage import Record, WorkspaceStorage
 
 ENVIRONMENTS_DIR_SETTING = "BATCH_ENVIRONMENTS_DIR"
@@ -58,7 +58,7 @@ class EnvironmentBuilds:
             return True
         except AlreadyExists:
             record = self.get(spec.key)
-        if record.body["state"] != BuildState.FAILED.value:
+        if self.state(record) is not BuildState.FAILED:
             return False
         self.table.replace(PARTITION, spec.key, {**record.body, "state": BuildState.BUILDING.value, "log": "",
                                                  "requested_at": now_iso(), "ended_at": None},
@@ -74,10 +74,18 @@ class EnvironmentBuilds:
         return self.get(key)
 
     def state_of(self, key: str) -> BuildState:
-        try:
-            return BuildState(self.get(key).body["state"])
-        except NotFound:
+        record = self.find(key)
+        return self.state(record) if record is not None else BuildState.FAILED
+
+    @staticmethod
+    def state(record: Record) -> BuildState:
+        """A build still Building past the longest a build may take lost its worker: it counts as failed, and
+        the next request builds again."""
+        state = BuildState(record.body["state"])
+        if state is BuildState.BUILDING and \
+                seconds_between(record.body["requested_at"], now_iso()) > DEFAULT_BUILD_TIMEOUT_SECONDS * 1.1:
             return BuildState.FAILED
+        return state
 
 
 @dataclass(frozen=True)

@@ -200,7 +200,9 @@ def test_a_script_imports_what_its_inline_conda_file_pins_and_equal_specs_build_
     assert call(app, "PUT", f"api/batchEndpoints/{endpoint}", json={}).status_code == 201
     body = {"model": model["id"], "environment": environment,
             "code_configuration": {"code": code["id"], "scoring_script": "score.py"}}
-    deployment(app, endpoint, "first", body)
+    assert deployment(app, endpoint, "first", body)["provisioning_state"] == "Creating"
+    source = upload_inputs(storage, [pd.DataFrame({"x": [1, 2]})] * 2)
+    early = invoke(app, endpoint, source, deployment_name="first")["name"]  # waits for the build
     deployment(app, endpoint, "second", {**body, "description": "the same environment"})
     assert settled(app, endpoint, "first")["provisioning_state"] == "Succeeded"
     assert settled(app, endpoint, "second")["provisioning_state"] == "Succeeded"
@@ -212,9 +214,8 @@ def test_a_script_imports_what_its_inline_conda_file_pins_and_equal_specs_build_
     shown = call(app, "GET", f"api/batchEndpoints/{endpoint}/deployments/second").json()
     assert shown["environment"]["image"] == environment["image"]  # kept and shown
 
-    source = upload_inputs(storage, [pd.DataFrame({"x": [1, 2]})] * 2)
-    for name in ("first", "second"):
-        job = finished(app, invoke(app, endpoint, source, deployment_name=name)["name"])
+    for job_name in (early, invoke(app, endpoint, source, deployment_name="second")["name"]):
+        job = finished(app, job_name)
         assert job["status"] == "Completed", job["error"]
         answer = call(app, "GET", f"api/jobs/{job['name']}/outputs/predictions.csv")
         assert set(pd.read_csv(io.BytesIO(answer.content))["tabulate"]) == {"0.9.0"}
@@ -243,9 +244,15 @@ def test_a_pin_no_resolver_can_meet_fails_the_deployment_and_its_jobs_at_once(ap
     code, model = script_and_model(app, tmp_path)
     endpoint = unique("envs")
     assert call(app, "PUT", f"api/batchEndpoints/{endpoint}", json={}).status_code == 201
+    pipeline = call(app, "PUT", f"api/batchEndpoints/{endpoint}/deployments/prep", json={
+        "type": "pipeline", "component": "azureml:prep:1", "settings": {"default_compute": "cpu"}})
+    assert pipeline.status_code == 400 and pipeline.json()["error"]["message"] == (
+        "Deployments of type 'pipeline' are not supported: only model deployments (type: model) score here.")
     deployment(app, endpoint, "main", {"model": model["id"], "environment": f"azureml:{name}@latest",
+                                       "tags": {"device_batching": 16},
                                        "code_configuration": {"code": code["id"], "scoring_script": "score.py"}})
-    assert settled(app, endpoint, "main")["provisioning_state"] == "Failed"
+    failed = settled(app, endpoint, "main")
+    assert failed["provisioning_state"] == "Failed" and failed["tags"] == {"device_batching": "16"}
     log = call(app, "GET", f"api/batchEndpoints/{endpoint}/deployments/main/environment").json()["log"]
     assert "numpy==0.0.1" in log and "No solution found" in log  # the resolver's own words
 
@@ -260,3 +267,20 @@ def test_a_pin_no_resolver_can_meet_fails_the_deployment_and_its_jobs_at_once(ap
     job = finished(app, invoke(app, endpoint, upload_inputs(storage, [pd.DataFrame({"x": [1]})]))["name"])
     assert job["status"] == "Failed" and job["error"]["code"] == "EnvironmentBuildFailed", job
     assert "numpy==0.0.1" in job["error"]["message"] and job["counts"]["mini_batches"] == 0  # nothing was scored
+
+
+def test_a_build_is_reused_once_finished_and_a_missing_python_falls_back_to_the_apps_with_a_warning(tmp_path):
+    from registry.environment_builds import build, find_interpreter
+    from registry.environment_specs import ResolvedEnvironment
+
+    spec = ResolvedEnvironment("3.99", ("tabulate==0.9.0",), "a test")
+    first = build(spec, tmp_path)
+    assert first.ok and not first.reused, first.log
+    assert f"WARNING: Python 3.99 was asked for but this machine has no python3.99; using the app's Python {PYTHON}" \
+        in first.log
+    again = build(spec, tmp_path)
+    assert again.reused and again.python == first.python and Path(again.python).exists()
+    version = subprocess.run([again.python, "-c", "import tabulate; print(tabulate.__version__)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    assert version == "0.9.0"
+    assert find_interpreter(PYTHON)[0] == sys.executable
