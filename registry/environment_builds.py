@@ -116,14 +116,14 @@ def build(spec: ResolvedEnvironment, root: Path | None = None) -> BuildResult:
     """Build spec's environment under root (reused when a build of the same key finished before)."""
     root = root or environments_dir()
     target = root / spec.key
+    log = [f"Environment {spec.key} from {spec.source}", "Requirements:", *(f"  {line}" for line in spec.requirements)]
     if (target / BUILT_MARK).exists():
-        return BuildResult(True, f"Reused the environment built before: {target}", str(interpreter_of(root, spec.key)),
-                           reused=True)
+        log.append(f"Reused the environment built before: {target}")
+        return BuildResult(True, "\n".join(log), str(interpreter_of(root, spec.key)), reused=True)
     root.mkdir(parents=True, exist_ok=True)
     python, chosen = find_interpreter(spec.python)
+    log += [chosen, ""]
     staging = Path(tempfile.mkdtemp(prefix=f".{spec.key}.", dir=root))
-    log = [f"Environment {spec.key} from {spec.source}", chosen, "Requirements:",
-           *(f"  {line}" for line in spec.requirements), ""]
     requirements = staging / "requirements.in"
     environment = {**os.environ, "UV_PYTHON_DOWNLOADS": "never", "VIRTUAL_ENV": ""}
     try:
