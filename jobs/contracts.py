@@ -78,6 +78,14 @@ class RunSummary(Payload):
 class FinishTask(Payload):
     job: str
     error: JobError | None = None  # the orchestration's own failure (an activity kept failing)
+    rescore_rounds_left: int = 0  # while above 0, mini-batches with no result are handed back, not failed
+
+
+class FinishOutcome(Payload):
+    """The verdict, or (status None) the mini-batches to score again before finish is asked once more."""
+
+    status: str | None
+    missing: list[int] = Field(default_factory=list)
 
 
 # -- a mini-batch's result --------------------------------------------------------------------------------

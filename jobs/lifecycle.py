@@ -11,7 +11,7 @@ from registry.errors import UserError
 from registry.storage import Record
 
 from . import logs
-from .contracts import FinishTask, JobError, PreparedJob
+from .contracts import FinishOutcome, FinishTask, JobError, MiniBatchResult, PreparedJob
 from .engine import JobEngine
 from .inputs import InputFile, InputReader
 from .job_storage import JobStorage
@@ -20,7 +20,7 @@ from .planning import plan_mini_batches, plan_to_json
 from .running import concurrency
 from .settings import DEFAULT_ENVIRONMENT_WAIT_SECONDS
 from .status import JobStatus
-from .verdict import exact_counts, job_error, verdict
+from .verdict import exact_counts, job_error, missing_mini_batches, stopped_early, verdict
 
 log = logging.getLogger("batch_endpoints.jobs")
 
@@ -86,9 +86,11 @@ def fail(engine: JobEngine, name: str, error: JobError) -> dict:
     return job
 
 
-def finish_job(engine: JobEngine, task: FinishTask) -> JobStatus:
+def finish_job(engine: JobEngine, task: FinishTask) -> FinishOutcome:
     """The job's verdict. Runs once the orchestration scheduled nothing more (or at once for a job whose
-    orchestration is gone); a job already decided is only cleaned up."""
+    orchestration is gone); a job already decided is only cleaned up. Completed means every planned
+    mini-batch has its one result: while rescore rounds are left, mini-batches without one (a write the
+    storage lost) are handed back to be scored again; after that they fail the job."""
     record = engine.records.get(task.job)
     storage = engine.storage_for(record.body)
     status = JobStatus(record.body["status"])
@@ -97,9 +99,16 @@ def finish_job(engine: JobEngine, task: FinishTask) -> JobStatus:
         storage.delete_internal()  # first: a canceled job is seen Canceled only once nothing of it is left
         job = _canceled(engine, storage, record)
     elif not status.is_terminal:
-        job = _decide(engine, storage, record, task.error)
+        results = engine.records.mini_batch_results(task.job)
+        missing = missing_mini_batches(job["counts"]["mini_batches"], results)
+        stopped = stopped_early(exact_counts(job["counts"], results), job["settings"]["error_threshold"], results)
+        if missing and task.rescore_rounds_left > 0 and task.error is None and status is JobStatus.RUNNING \
+                and not stopped:
+            log.warning("job %s: %d mini-batch(es) have no result; scoring them again", task.job, len(missing))
+            return FinishOutcome(status=None, missing=missing)
+        job = _decide(engine, storage, record, task.error, results)
     storage.delete_internal()
-    return JobStatus(job["status"])
+    return FinishOutcome(status=JobStatus(job["status"]).value)
 
 
 def _canceled(engine: JobEngine, storage: JobStorage, record: Record) -> dict:
@@ -108,10 +117,10 @@ def _canceled(engine: JobEngine, storage: JobStorage, record: Record) -> dict:
     return job
 
 
-def _decide(engine: JobEngine, storage: JobStorage, record: Record, error: JobError | None) -> dict:
+def _decide(engine: JobEngine, storage: JobStorage, record: Record, error: JobError | None,
+            results: list[MiniBatchResult]) -> dict:
     """Exact counts from the stored results, the threshold, the predictions file, then the verdict."""
     records, name = engine.records, record.body["name"]
-    results = records.mini_batch_results(name)
     counts = exact_counts(record.body["counts"], results)
     error = error or job_error(counts, record.body["settings"]["error_threshold"], results)
     if error is None and storage.appends_rows:

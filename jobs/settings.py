@@ -19,6 +19,7 @@ DEFAULT_ROWS_BLOCK_BYTES = 4 * 1024 * 1024  # prediction rows staged as one bloc
 DEFAULT_MAX_MINI_BATCHES_PER_ACTIVITY = 8  # bounds an activity's length and the work a crashed worker repeats
 DEFAULT_ACTIVITY_FIRST_RETRY_MS = 2000  # an activity failed for a system reason (storage) is retried after this
 DEFAULT_ACTIVITY_ATTEMPTS = 3  # ... this many times in all, then the job fails with the reason
+DEFAULT_RESCORE_ROUNDS = 2  # rounds of scoring again the mini-batches finish finds no result for (lost writes)
 
 # -- a worker running mini-batches -----------------------------------------------------------------------
 DEFAULT_DOWNLOAD_THREADS = 4  # input files downloading at once per run: the next mini-batch's arrive meanwhile

@@ -42,6 +42,28 @@ def fatal_error(results: list[MiniBatchResult]) -> JobError | None:
     return next((r.fatal for r in sorted(results, key=lambda r: r.index) if r.fatal is not None), None)
 
 
+def missing_mini_batches(planned: int, results: list[MiniBatchResult]) -> list[int]:
+    """The planned mini-batches with no stored result: each must have exactly one before a job completes."""
+    return sorted(set(range(planned)) - {r.index for r in results})
+
+
+def stopped_early(counts: dict, threshold: int, results: list[MiniBatchResult]) -> bool:
+    """Whether the job stopped scheduling on purpose (its model could not load, or too many files failed): then
+    mini-batches without a result are expected, and that error is the verdict."""
+    return fatal_error(results) is not None or threshold_error(counts, threshold) is not None
+
+
+def unaccounted_error(planned: int, results: list[MiniBatchResult]) -> JobError | None:
+    missing = missing_mini_batches(planned, results)
+    if not missing:
+        return None
+    shown = ", ".join(str(index) for index in missing[:20]) + (" ..." if len(missing) > 20 else "")
+    return JobError(code="MiniBatchesUnaccounted",
+                    message=f"{len(missing)} of {planned} mini-batches have no result after scoring them again "
+                            f"(mini-batches {shown}); the job's inputs are not all accounted for, so it did not "
+                            "complete. Run it again.")
+
+
 def no_success_error(counts: dict) -> JobError | None:
     """A job in which no mini-batch succeeded fails, whatever error_threshold says (Azure ML's rule)."""
     if counts["mini_batches"] == 0 or counts["mini_batches_done"] > 0:
@@ -53,7 +75,8 @@ def no_success_error(counts: dict) -> JobError | None:
 
 def job_error(counts: dict, threshold: int, results: list[MiniBatchResult]) -> JobError | None:
     """Why a job whose mini-batches all ran fails, most specific first; None: it completes."""
-    return fatal_error(results) or threshold_error(counts, threshold) or no_success_error(counts)
+    return (fatal_error(results) or threshold_error(counts, threshold) or
+            unaccounted_error(counts["mini_batches"], results) or no_success_error(counts))
 
 
 def verdict(error: JobError | None) -> JobStatus:

@@ -5,7 +5,9 @@ error_threshold was passed, and after an activity kept failing.
 
 Within a slice at most `window` activities (instance_count x max_concurrency_per_instance) are in flight,
 each scoring a run of consecutive mini-batches one after another; when one finishes the next starts. A job
-stops early once more files failed than error_threshold allows, or once a run reports its job canceled."""
+stops early once more files failed than error_threshold allows, or once a run reports its job canceled.
+A job completes only once every planned mini-batch has its result: those finish finds none for (a write the
+storage lost) are scored again, a bounded number of rounds, before it may decide."""
 from __future__ import annotations
 
 import datetime as dt
@@ -14,13 +16,14 @@ import threading
 
 import azure.durable_functions as df
 
-from jobs.contracts import (FinishTask, JobError, MiniBatchState, PreparedJob, RunSummary, RunTask, SliceOutcome,
+from jobs.contracts import (FinishOutcome, FinishTask, JobError, MiniBatchState, PreparedJob, RunSummary, RunTask, SliceOutcome,
                             SliceTask)
 from jobs.engine import current_engine
 from jobs.lifecycle import finish_job, prepare_job
 from jobs.planning import mini_batches_per_activity, slices
 from jobs.running import MiniBatchRunner
-from jobs.settings import DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS, DEFAULT_ERROR_CHARS
+from jobs.settings import (DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS, DEFAULT_ERROR_CHARS,
+                           DEFAULT_RESCORE_ROUNDS)
 from jobs.verdict import over_threshold
 
 bp = df.Blueprint()
@@ -32,7 +35,7 @@ _runner_lock = threading.Lock()
 @bp.orchestration_trigger(context_name="context")
 def score_job(context: df.DurableOrchestrationContext):
     job = context.get_input()["job"]
-    error = None
+    error, window, threshold, rounds = None, 1, -1, 0
     try:
         plan = PreparedJob.model_validate((yield context.call_activity("prepare_scoring_job", job)))
         while plan.wait_seconds:  # the deployment's environment is still building
@@ -40,6 +43,8 @@ def score_job(context: df.DurableOrchestrationContext):
             plan = PreparedJob.model_validate((yield context.call_activity("prepare_scoring_job", job)))
         failed_files = 0
         ranges = slices(plan.mini_batches, plan.slice_size) if plan.proceed else []
+        window, threshold = plan.window, plan.error_threshold
+        rounds = DEFAULT_RESCORE_ROUNDS if plan.proceed else 0
         for number, (start, end) in enumerate(ranges):
             task = SliceTask(job=job, start=start, end=end, window=plan.window, error_threshold=plan.error_threshold,
                              failed_files=failed_files)
@@ -53,7 +58,26 @@ def score_job(context: df.DurableOrchestrationContext):
                 break
     except Exception as failure:  # an activity kept failing for a system reason: the job fails, never hangs
         error = JobError(code="SystemError", message=str(failure)[:DEFAULT_ERROR_CHARS])
-    return (yield context.call_activity("finish_scoring_job", FinishTask(job=job, error=error).to_json()))
+    return (yield from finish(context, FinishTask(job=job, error=error, rescore_rounds_left=0 if error else rounds),
+                              max(1, window), threshold))
+
+
+def finish(context: df.DurableOrchestrationContext, task: FinishTask, window: int, threshold: int):
+    """Finish, which hands back the mini-batches it finds no result for (a write the storage lost) while rescore
+    rounds are left: those are scored again, window at a time, and finish is asked again."""
+    while True:
+        decided = FinishOutcome.model_validate((yield context.call_activity("finish_scoring_job", task.to_json())))
+        if decided.status is not None:
+            return decided.to_json()
+        try:
+            for start in range(0, len(decided.missing), window):
+                yield context.task_all([context.call_activity_with_retry("score_mini_batches", _retry(), RunTask(
+                    job=task.job, start=index, end=index + 1, failed_files=0, error_threshold=threshold).to_json())
+                    for index in decided.missing[start:start + window]])
+            task = task.model_copy(update={"rescore_rounds_left": task.rescore_rounds_left - 1})
+        except Exception as failure:  # scoring them again kept failing for a system reason
+            task = FinishTask(job=task.job, error=JobError(code="SystemError",
+                                                           message=str(failure)[:DEFAULT_ERROR_CHARS]))
 
 
 @bp.orchestration_trigger(context_name="context")
@@ -69,8 +93,7 @@ def score_range(context: df.DurableOrchestrationContext, task: SliceTask):
     window, threshold = max(1, task.window), task.error_threshold
     failed_files, position, end = task.failed_files, task.start, task.end
     pending, stopped = [], False
-    retry = df.RetryOptions(first_retry_interval_in_milliseconds=DEFAULT_ACTIVITY_FIRST_RETRY_MS,
-                            max_number_of_attempts=DEFAULT_ACTIVITY_ATTEMPTS)
+    retry = _retry()
 
     def schedule(share: int | None = None) -> None:
         nonlocal position
@@ -91,6 +114,11 @@ def score_range(context: df.DurableOrchestrationContext, task: SliceTask):
             stopped = True
         schedule()
     return SliceOutcome(failed_files=failed_files, stopped=stopped)
+
+
+def _retry() -> df.RetryOptions:
+    return df.RetryOptions(first_retry_interval_in_milliseconds=DEFAULT_ACTIVITY_FIRST_RETRY_MS,
+                           max_number_of_attempts=DEFAULT_ACTIVITY_ATTEMPTS)
 
 
 @bp.activity_trigger(input_name="job")
@@ -115,4 +143,4 @@ def mini_batch_runner() -> MiniBatchRunner:
 
 @bp.activity_trigger(input_name="task")
 def finish_scoring_job(task: dict) -> dict:
-    return {"status": finish_job(current_engine(), FinishTask.model_validate(task)).value}
+    return finish_job(current_engine(), FinishTask.model_validate(task)).to_json()

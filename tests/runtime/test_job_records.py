@@ -67,3 +67,45 @@ def test_a_cancel_request_is_kept_against_a_step_still_running_and_a_finished_jo
     with pytest.raises(Exception) as refused:
         jobs.request_cancel(name)
     assert getattr(refused.value, "status", None) == 409
+
+
+def engine_with_job(storage, planned: int, results: list[int]):
+    """A running summary_only job of `planned` mini-batches whose stored results are those of `results`."""
+    from jobs.engine import JobEngine
+    from jobs.settings import EngineSettings
+
+    engine = JobEngine.open(Registry.open(storage), EngineSettings())
+    name = new_job(engine.records)
+    record = engine.records.get(name)
+    body = {**record.body, "deployment": "d", "model": "azureml:m:1", "input": {"given": "x"},
+            "output": {"datastore": "workspaceblobstore", "folder": f"jobs/{name}/", "file_name": "p.csv",
+                       "uri": f"azureml://datastores/workspaceblobstore/paths/jobs/{name}/p.csv"},
+            "settings": {"output_action": "summary_only", "error_threshold": -1}, "ended_at": None,
+            "counts": {**record.body["counts"], "mini_batches": planned, "files": planned}}
+    engine.records.table.replace(PARTITION, name, body, record.etag, "Job", name, Endpoint="e")
+    for index in results:
+        engine.records.record_mini_batch(name, result(index, MiniBatchState.SUCCEEDED, rows=2))
+    return engine, name
+
+
+def test_finish_hands_back_mini_batches_without_a_result_and_never_completes_without_them(storage):
+    from jobs.contracts import FinishTask
+    from jobs.lifecycle import finish_job
+
+    engine, name = engine_with_job(storage, planned=3, results=[0, 2])  # the result of 1 was lost
+    again = finish_job(engine, FinishTask(job=name, rescore_rounds_left=1))
+    assert again.status is None and again.missing == [1]
+    assert engine.records.get(name).body["status"] == "Running"  # nothing decided yet
+    verdict = finish_job(engine, FinishTask(job=name, rescore_rounds_left=0))
+    job = engine.records.get(name).body
+    assert verdict.status == "Failed" and job["error"]["code"] == "MiniBatchesUnaccounted"
+    assert "mini-batches 1" in job["error"]["message"] and job["counts"]["rows_scored"] == 4
+
+
+def test_finish_completes_once_every_mini_batch_has_its_result(storage):
+    from jobs.contracts import FinishTask
+    from jobs.lifecycle import finish_job
+
+    engine, name = engine_with_job(storage, planned=3, results=[0, 1, 2])
+    assert finish_job(engine, FinishTask(job=name, rescore_rounds_left=2)).status == "Completed"
+    assert engine.records.get(name).body["counts"]["rows_scored"] == 6

@@ -265,6 +265,47 @@ def test_scripts_find_their_model_where_azure_ml_puts_it(product, storage, mlflo
     assert list(predictions(product, job)["scaled"]) == [30, 40]
 
 
+SLOW_LAST_SCRIPT = """
+import time
+
+import pandas as pd
+
+
+def init():
+    pass
+
+
+def run(mini_batch):
+    if mini_batch[0].endswith("part-002.csv"):
+        time.sleep(4)
+    return pd.DataFrame({"rows": [len(pd.read_csv(path)) for path in mini_batch]})
+"""
+
+
+def test_a_mini_batch_whose_result_the_storage_lost_is_scored_again_and_counted_once(product, storage,
+                                                                                       mlflow_model, tmp_path):
+    from azure.data.tables import TableServiceClient
+
+    source = upload_csvs(storage, unique("lost-in"), input_frames(3, rows=2))
+    endpoint = custom_endpoint(product, tmp_path, SLOW_LAST_SCRIPT, mlflow_model, settings={"mini_batch_size": 1})
+    name = invoke(product, endpoint, input=source)["name"]
+    results = TableServiceClient.from_connection_string(storage).get_table_client("JobMiniBatches")
+
+    def first_recorded():
+        return [e for e in results.query_entities("PartitionKey eq @job", parameters={"job": name})
+                if e["RowKey"] == "00000000"]
+
+    wait_for(first_recorded, timeout=60, what="mini-batch 0's result")
+    results.delete_entity(name, "00000000")  # as if the storage lost an acknowledged write
+    job = wait_for_job(product, name)
+    assert job["status"] == "Completed", job
+    assert job["counts"]["mini_batches_done"] == 3 and job["counts"]["rows_scored"] == 3  # a result row a file
+    scored = predictions(product, job)
+    assert list(scored["file_name"]) == [f"part-{n:03d}.csv" for n in range(3)]  # once each
+    assert list(scored["rows"]) == [2, 3, 4]
+    assert first_recorded(), "mini-batch 0 was scored again"
+
+
 FAILING_INIT_SCRIPT = """
 def init():
     raise RuntimeError("no GPU on this machine")

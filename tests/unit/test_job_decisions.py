@@ -136,3 +136,14 @@ def test_more_blocks_than_a_blob_holds_are_rewritten_and_cut_files_keep_whole_fi
     pieces = [result(0, "succeeded", rows=40, columns=COLUMNS, blocks=1, items=[("big.csv", 0, 40)]),
               result(1, "succeeded", rows=35, columns=COLUMNS, blocks=1, items=[("big.csv", 1, 35)])]
     assert plan_assembly(pieces).offsets == {0: 0, 1: 40}
+
+
+def test_every_planned_mini_batch_must_have_a_result():
+    from jobs.verdict import missing_mini_batches, stopped_early, unaccounted_error
+
+    results = [result(0, "succeeded", rows=1), result(2, "failed", failed_files=["c.csv"])]
+    assert missing_mini_batches(4, results) == [1, 3]
+    error = unaccounted_error(4, results)
+    assert error.code == "MiniBatchesUnaccounted" and "mini-batches 1, 3" in error.message
+    assert unaccounted_error(3, results + [result(1, "succeeded")]) is None
+    assert stopped_early({"files_failed": 1}, 0, results) and not stopped_early({"files_failed": 1}, -1, results)

@@ -128,3 +128,24 @@ def test_a_job_that_may_not_proceed_goes_straight_to_finish():
     second = episode("score_job", first.events, [completed(0, {"proceed": False, "slice_size": 200})])
     assert [a["name"] for a in second.outgoing.activities] == ["finish_scoring_job"]
     assert second.outgoing.sub_orchestrations == []
+
+
+def test_mini_batches_finish_finds_no_result_for_are_scored_again_then_finish_decides():
+    started = execution_started(T0, "score_job", json.dumps({"job": "job1"}))
+    first = episode("score_job", [], [started])
+    plan = {"proceed": True, "mini_batches": 3, "window": 2, "error_threshold": -1, "slice_size": 200}
+    second = episode("score_job", first.events, [completed(0, plan)])
+    history = first.events + second.events
+    third = episode("score_job", history, [completed(1, ok()), completed(2, ok())])
+    (finish,) = third.outgoing.activities
+    assert finish["name"] == "finish_scoring_job" and json.loads(finish["input"])["rescore_rounds_left"] == 2
+    history += third.events
+    fourth = episode("score_job", history, [completed(3, {"status": None, "missing": [1]})])
+    assert scheduled_runs(fourth) == [(1, 2)]  # the lost one alone
+    history += fourth.events
+    fifth = episode("score_job", history, [completed(4, ok())])
+    (finish,) = fifth.outgoing.activities
+    assert finish["name"] == "finish_scoring_job" and json.loads(finish["input"])["rescore_rounds_left"] == 1
+    history += fifth.events
+    last = episode("score_job", history, [completed(5, {"status": "Completed", "missing": []})])
+    assert last.status == "Completed" and json.loads(last.output)["status"] == "Completed"
