@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import shutil
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -14,6 +13,7 @@ from azure.storage.blob import ContainerClient
 from registry.blob_reads import copy_blob
 from registry.datastores import DatastoreService
 from registry.errors import ReferenceNotFound, ValidationFailed
+from registry.outbound import open_url
 from registry.refs import DatastorePath, parse_datastore_uri
 from registry.storage import blob_properties
 
@@ -78,7 +78,7 @@ class InputReader:
     def _copy_whole(self, file: InputFile, sink) -> None:
         if is_url(file.uri):
             try:
-                with urllib.request.urlopen(file.uri, timeout=DEFAULT_URL_TIMEOUT_SECONDS) as response:
+                with open_url(file.uri, "input", DEFAULT_URL_TIMEOUT_SECONDS) as response:
                     shutil.copyfileobj(response, sink, 1024 * 1024)
             except (urllib.error.URLError, OSError) as error:
                 raise ReferenceNotFound(f"The input {file.uri} cannot be read: {error}", target="input") from None

@@ -19,6 +19,7 @@ from registry.job_specs import InvokeRequest, OutputSpec
 from registry.models import ModelRegistry
 from registry.names import check_asset_name
 from registry.optimistic import update_with_retries
+from registry.outbound import check_url
 from registry.refs import DatastorePath, parse_asset_ref, parse_datastore_uri
 from registry.resources import BatchDeploymentSettings, ResourceConfiguration, parse
 from registry.storage import Record, WorkspaceStorage
@@ -103,6 +104,7 @@ class JobRecords:
         kind = request.input_type or (None if isinstance(request.input, str) else request.input.type)
         text = given.strip()
         if text.startswith(("http://", "https://")):
+            check_url(text, "input")
             return {"uri": text, "type": kind or "uri_file", "given": given}
         if text.startswith("azureml://"):
             location = parse_datastore_uri(text, "input")

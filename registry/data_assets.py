@@ -12,6 +12,7 @@ from .datastores import DatastoreService
 from .defaults import DEFAULT_DATASTORE
 from .errors import ValidationFailed, WorkspaceError
 from .names import check_asset_name
+from .outbound import check_url
 from .refs import DatastorePath, parse_datastore_uri
 from .resources import DataAssetSpec, parse
 from .storage import Record, WorkspaceStorage
@@ -30,6 +31,7 @@ class DataAssetService(AssetVersions):
             raise ValidationFailed("Give path: azureml://datastores/<datastore>/paths/<path> or an http(s) URL, "
                                    "or upload the files.", target="path")
         if spec.path.startswith(("http://", "https://")):
+            check_url(spec.path, "path")
             return self._store(name, spec, spec.path, uploaded=False)
         location = parse_datastore_uri(spec.path, "path")
         self.datastores.container(location.datastore, field="path")

@@ -9,6 +9,7 @@ from .defaults import DEFAULT_DATASTORE
 from .errors import Conflict, ReferenceNotFound, ValidationFailed
 from .names import check_datastore_name
 from .optimistic import check_if_match
+from .outbound import check_url
 from .resources import DatastoreSpec, parse
 from .storage import Record, WorkspaceStorage, datastore_container
 
@@ -43,6 +44,8 @@ class DatastoreService:
         if spec.name not in (None, name):
             raise ValidationFailed(f"The body names datastore '{spec.name}' but the URL names '{name}'.",
                                    target="name")
+        if spec.account_url:
+            check_url(spec.account_url, "account_url")
         stored = {**spec.model_dump(), "name": name, "is_default": False}
         if stored["credentials"] is not None:
             stored["credentials"]["type"] = _credential_type(stored["credentials"])

@@ -13,6 +13,8 @@ if str(ROOT) not in sys.path:
 from devhost.azurite import Azurite, free_port  # noqa: E402
 from tests.harness import Runtime  # noqa: E402
 
+LOOPBACK = "127.0.0.1"  # the tests' own servers (Azurite as a datastore, a web server for URL inputs)
+
 
 @pytest.fixture(scope="session")
 def artifacts_dir() -> Path:
@@ -52,7 +54,8 @@ def start_runtime(azurite, artifacts_dir: Path):
 @pytest.fixture(scope="module")
 def product(azurite, artifacts_dir: Path):
     """The product app on the local runtime, shared by a test module."""
-    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py"})
+    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py",
+                                                                         "BATCH_OUTBOUND_ALLOW": LOOPBACK})
     runtime.start()
     yield runtime
     runtime.stop()

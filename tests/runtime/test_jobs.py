@@ -93,7 +93,8 @@ def product(azurite, artifacts_dir: Path):
     small data."""
     runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={
         "PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "BATCH_SPLIT_BYTES": str(SPLIT_BYTES),
-        "BATCH_SLICE_SIZE": str(SLICE_SIZE), "BATCH_ROWS_BLOCK_BYTES": str(ROWS_BLOCK_BYTES)})
+        "BATCH_SLICE_SIZE": str(SLICE_SIZE), "BATCH_ROWS_BLOCK_BYTES": str(ROWS_BLOCK_BYTES),
+        "BATCH_OUTBOUND_ALLOW": "127.0.0.1"})
     runtime.start()
     yield runtime
     runtime.stop()
