@@ -52,10 +52,22 @@ def start_runtime(azurite, artifacts_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def product(azurite, artifacts_dir: Path):
+def start_product(azurite, artifacts_dir: Path):
+    """Start the product app on the local runtime with the app settings given; stopped after the module."""
+    started: list[Runtime] = []
+
+    def start(**settings: str) -> Runtime:
+        runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir,
+                          env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py", **settings})
+        started.append(runtime)
+        return runtime.start()
+
+    yield start
+    for runtime in started:
+        runtime.stop()
+
+
+@pytest.fixture(scope="module")
+def product(start_product):
     """The product app on the local runtime, shared by a test module."""
-    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py",
-                                                                         "BATCH_OUTBOUND_ALLOW": LOOPBACK})
-    runtime.start()
-    yield runtime
-    runtime.stop()
+    return start_product(BATCH_OUTBOUND_ALLOW=LOOPBACK)

@@ -20,7 +20,7 @@ import pytest
 import sklearn
 from azure.storage.blob import BlobServiceClient
 
-from tests.harness import ROOT, Runtime, wait_for
+from tests.harness import wait_for
 
 OLD_SKLEARN = "1.5.2"
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -70,13 +70,8 @@ def run(mini_batch):
 
 
 @pytest.fixture(scope="module")
-def app(azurite, artifacts_dir, tmp_path_factory):
-    environments = tmp_path_factory.mktemp("environments")
-    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir,
-                      env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "BATCH_ENVIRONMENTS_DIR": str(environments)})
-    runtime.start()
-    yield runtime
-    runtime.stop()
+def app(start_product, tmp_path_factory):
+    return start_product(BATCH_ENVIRONMENTS_DIR=str(tmp_path_factory.mktemp("environments")))
 
 
 def call(api, method: str, path: str, **kwargs):

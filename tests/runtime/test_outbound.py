@@ -11,7 +11,6 @@ import uuid
 import pytest
 
 from registry.outbound import ALLOW_SETTING, OutboundRefused, check_url, open_url, refused_kind
-from tests.harness import ROOT, Runtime
 from tests.model_builders import onnx_model_bytes
 
 REFUSED = [
@@ -30,12 +29,9 @@ REFUSED = [
 
 
 @pytest.fixture(scope="module")
-def strict(azurite, artifacts_dir):
+def strict(start_product):
     """The product with no allow-list, as in Azure."""
-    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py"})
-    runtime.start()
-    yield runtime
-    runtime.stop()
+    return start_product()
 
 
 def call(api, method: str, path: str, **kwargs):
