@@ -53,4 +53,8 @@ def parse_datastore_uri(text: str, field: str) -> DatastorePath:
     if not found:
         raise ValidationFailed(
             f"Invalid path '{text}' in {field}: use azureml://datastores/<datastore>/paths/<path>.", target=field)
-    return DatastorePath(found["datastore"], found["path"].lstrip("/"))
+    path = found["path"].lstrip("/")
+    if "\\" in path or ".." in path.split("/"):
+        raise ValidationFailed(f"Invalid path '{text}' in {field}: a datastore path is a blob name or folder in the "
+                               "datastore; '..' and backslashes are not allowed.", target=field)
+    return DatastorePath(found["datastore"], path)

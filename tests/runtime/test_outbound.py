@@ -100,7 +100,7 @@ def test_redirects_are_checked_before_they_are_followed(monkeypatch):
         server.shutdown()
 
 
-def test_the_api_refuses_such_inputs_data_assets_and_datastores_naming_the_field(strict):
+def test_the_api_refuses_such_inputs_data_assets_datastores_and_climbing_paths_naming_the_field(strict):
     endpoint = unique("outbound")
     assert call(strict, "PUT", f"api/batchEndpoints/{endpoint}", json={}).status_code == 201
     model = strict.post(f"api/models/{unique('onnx')}/versions", data=onnx_model_bytes(),
@@ -118,4 +118,7 @@ def test_the_api_refuses_such_inputs_data_assets_and_datastores_naming_the_field
     store = call(strict, "PUT", f"api/datastores/{unique('meta').replace('-', '_')}",
                  json={"account_url": "http://169.254.169.254/", "account_name": "x", "container_name": "data"})
     assert store.status_code == 400 and store.json()["error"]["target"] == "account_url"
+    climbing = call(strict, "POST", f"api/batchEndpoints/{endpoint}/jobs",
+                    json={"input": "azureml://datastores/workspaceblobstore/paths/a/../../secrets/"})
+    assert climbing.status_code == 400 and climbing.json()["error"]["target"] == "input"
     assert call(strict, "GET", f"api/batchEndpoints/{endpoint}/jobs").json()["value"] == []  # nothing recorded

@@ -114,3 +114,12 @@ def test_a_pipeline_deployment_is_refused_in_one_sentence_naming_the_type():
     assert refused.value.target == "type" and refused.value.details == []
     assert refused.value.message == ("Deployments of type 'pipeline' are not supported: only model deployments "
                                      "(type: model) score here.")
+
+
+def test_a_datastore_path_may_not_climb_out_or_hold_backslashes():
+    for text in ("azureml://datastores/ws/paths/a/../../etc/passwd", "azureml://datastores/ws/paths/..",
+                 "azureml://datastores/ws/paths/a\\b.csv"):
+        with pytest.raises(ValidationFailed) as refused:
+            parse_datastore_uri(text, "input")
+        assert refused.value.target == "input" and "'..' and backslashes are not allowed" in refused.value.message
+    assert parse_datastore_uri("azureml://datastores/ws/paths/a/..b/c.csv", "input").path == "a/..b/c.csv"
