@@ -11,13 +11,12 @@ from .clock import now_iso
 from .datastores import DatastoreService
 from .defaults import DEFAULT_DATASTORE
 from .errors import ValidationFailed, WorkspaceError
-from .names import check_asset_name
 from .outbound import check_url
 from .refs import DatastorePath, parse_datastore_uri
-from .resources import DataAssetSpec, parse
+from .resources import DataAssetSpec
 from .storage import Record, WorkspaceStorage
 from .uploads import is_zip, unpack_zip
-from .versions import AssetVersions, explicit_version
+from .versions import AssetVersions
 
 
 class DataAssetService(AssetVersions):
@@ -54,13 +53,7 @@ class DataAssetService(AssetVersions):
             return self._store(name, spec, None, uploaded=True, folder=folder, file_name=safe_name)
 
     def _spec(self, name: str, fields: dict) -> DataAssetSpec:
-        check_asset_name(name)
-        spec = parse(DataAssetSpec, fields)
-        if spec.name not in (None, name):
-            raise ValidationFailed(f"The body names data asset '{spec.name}' but the URL names '{name}'.",
-                                   target="name")
-        explicit_version(spec.version)
-        return spec
+        return self.named_spec(DataAssetSpec, name, fields)
 
     def _store(self, name: str, spec: DataAssetSpec, path: str | None, *, uploaded: bool,
                folder: Path | None = None, file_name: str | None = None) -> Record:

@@ -9,12 +9,11 @@ from pydantic import Field, model_validator
 
 from .clock import now_iso
 from .environment_specs import from_conda
-from .errors import ReferenceNotFound, NotFound, ValidationFailed
-from .names import check_asset_name
+from .errors import NotFound, ReferenceNotFound, ValidationFailed
 from .refs import parse_asset_ref
 from .resources import Schema, Tags, parse
 from .storage import Record, WorkspaceStorage
-from .versions import AssetVersions, explicit_version
+from .versions import AssetVersions
 
 NO_DOCKER_BUILD = ("Environments built from a Docker context (build:) are not supported here: there is no "
                    "container runtime to build or run an image. Give conda_file (and image, kept for reference).")
@@ -67,12 +66,7 @@ class EnvironmentService(AssetVersions):
         super().__init__(storage.table("Environments"), "Environment")
 
     def create(self, name: str, fields: Any) -> Record:
-        check_asset_name(name)
-        spec = parse(EnvironmentSpec, fields)
-        if spec.name not in (None, name):
-            raise ValidationFailed(f"The body names environment '{spec.name}' but the URL names '{name}'.",
-                                   target="name")
-        explicit_version(spec.version)
+        spec = self.named_spec(EnvironmentSpec, name, fields)
         self.check_free(name, spec.version)
         return self.create_version(name, spec.version, lambda version: {
             "name": name, "version": version, "id": f"azureml:{name}:{version}", "description": spec.description,

@@ -14,11 +14,10 @@ from .defaults import DEFAULT_DATASTORE
 from .environment_specs import MLFLOW_FILES
 from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed, WorkspaceError
 from .model_files import RegisteredRoot, describe_model_folder, unpack_registered
-from .names import check_asset_name
 from .refs import DatastorePath, parse_asset_ref, parse_datastore_uri
-from .resources import ModelSpec, parse
+from .resources import ModelSpec
 from .storage import Record, WorkspaceStorage
-from .versions import AssetVersions, explicit_version
+from .versions import AssetVersions
 
 class ModelRegistry(AssetVersions):
     def __init__(self, storage: WorkspaceStorage, datastores: DatastoreService):
@@ -50,12 +49,7 @@ class ModelRegistry(AssetVersions):
             return self._register(name, spec, folder, RegisteredRoot(name=own_name, single_file=single))
 
     def _spec(self, name: str, fields: dict) -> ModelSpec:
-        check_asset_name(name)
-        spec = parse(ModelSpec, fields)
-        if spec.name not in (None, name):
-            raise ValidationFailed(f"The body names model '{spec.name}' but the URL names '{name}'.", target="name")
-        explicit_version(spec.version)
-        return spec
+        return self.named_spec(ModelSpec, name, fields)
 
     def _register(self, name: str, spec: ModelSpec, folder: Path, root: RegisteredRoot) -> Record:
         description = describe_model_folder(folder).model_dump(mode="json")

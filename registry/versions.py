@@ -1,9 +1,11 @@
 """Asset versions (models, data): whole numbers from 1, stored as fixed-width row keys so they sort."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from .errors import AlreadyExists, Conflict, NotFound, ValidationFailed
+from .names import check_asset_name
+from .resources import parse
 from .storage import Record, RecordTable
 
 VERSION_WIDTH = 10
@@ -47,6 +49,17 @@ class AssetVersions:
                     raise AlreadyExists(f"{self.kind} '{name}' version {version} already exists.",
                                         target="version") from None
         raise Conflict(f"{self.kind} '{name}' is being registered concurrently; retry.", target="name")
+
+    def named_spec(self, schema, name: str, fields: Any):
+        """The request parsed into schema for asset `name`: a valid name, the same name in the body if any,
+        and a version that is a whole number if given."""
+        check_asset_name(name)
+        spec = parse(schema, fields)
+        if spec.name not in (None, name):
+            raise ValidationFailed(f"The body names {self.kind.lower()} '{spec.name}' but the URL names '{name}'.",
+                                   target="name")
+        explicit_version(spec.version)
+        return spec
 
     def check_free(self, name: str, requested: int | str | None) -> None:
         """Refuse an explicit version that exists before any file is uploaded for it."""
