@@ -18,7 +18,7 @@ async def ensure_build(client: df.DurableOrchestrationClient, registry: Registry
     spec = deployment["environment_spec"]
     if spec is None:
         return
-    resolved = ResolvedEnvironment(spec["python"], tuple(spec["requirements"]), spec["source"])
+    resolved = ResolvedEnvironment.from_json(spec)
     if not registry.builds.request(resolved):
         return  # built, or building, already
     try:

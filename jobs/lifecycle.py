@@ -68,12 +68,13 @@ def environment_building(engine: JobEngine, job: dict) -> bool:
         return False
     builds = engine.registry.builds
     record = builds.find(environment["key"])
-    if record is None or builds.state(record) is BuildState.FAILED:
+    state = builds.state(record) if record is not None else BuildState.FAILED
+    if state is BuildState.FAILED:
         log = (record.body["log"] if record is not None else "").strip().splitlines() or [
             "the build did not finish; update the deployment to build it again"]
         raise EnvironmentBuildFailed(f"The environment of deployment '{job['deployment']}' failed to build: " +
                                      " | ".join(log[-6:]))
-    return builds.state(record) is BuildState.BUILDING
+    return state is BuildState.BUILDING
 
 
 class EnvironmentBuildFailed(UserError):

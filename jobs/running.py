@@ -274,8 +274,7 @@ class MiniBatchRunner:
         it yet (another instance built it, or its folder was cleared)."""
         key = environment["key"]
         if not (environments_dir() / key / BUILT_MARK).exists():
-            result = build(ResolvedEnvironment(environment["python"], tuple(environment["requirements"]),
-                                               environment["source"]))
+            result = build(ResolvedEnvironment.from_json(environment))
             if not result.ok:
                 raise WorkspaceError(f"The deployment's environment could not be built on this machine: "
                                      f"{result.log[-DEFAULT_ERROR_CHARS:]}")

@@ -20,6 +20,5 @@ def build_environment(context: df.DurableOrchestrationContext):
 @bp.activity_trigger(input_name="key")
 def run_environment_build(key: str) -> dict:
     builds = current_registry().builds
-    spec = builds.get(key).body["spec"]
-    result = build(ResolvedEnvironment(spec["python"], tuple(spec["requirements"]), spec["source"]))
+    result = build(ResolvedEnvironment.from_json(builds.get(key).body["spec"]))
     return {"key": key, "state": builds.finish(key, result).body["state"]}

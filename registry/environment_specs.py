@@ -52,6 +52,10 @@ class ResolvedEnvironment:
     def to_json(self) -> dict:
         return {**asdict(self), "requirements": list(self.requirements), "key": self.key}
 
+    @classmethod
+    def from_json(cls, data: dict) -> "ResolvedEnvironment":
+        return cls(data["python"], tuple(data["requirements"]), data["source"])
+
 
 def python_minor(version: str | None) -> str | None:
     """'3.8.10' or '3.8' or '>=3.8' -> '3.8'."""
@@ -71,6 +75,18 @@ def requirement_lines(text: str) -> list[str]:
     return lines
 
 
+def pip_entries(lines: list, files: dict[str, str]) -> list[str]:
+    """pip requirement lines as written; a `-r file` line reads that file from files, other options are dropped."""
+    requirements = []
+    for line in lines:
+        line = str(line).strip()
+        if line.startswith("-r"):
+            requirements += requirement_lines(files.get(line[2:].strip(), ""))
+        elif line and not line.startswith("-"):
+            requirements.append(line)
+    return requirements
+
+
 def from_conda(document: dict | str, source: str, requirements_files: dict[str, str] | None = None
                ) -> tuple[str | None, list[str]]:
     """A conda environment file as (python, pip requirements): the python pin picks the interpreter, `pip:`
@@ -87,12 +103,7 @@ def from_conda(document: dict | str, source: str, requirements_files: dict[str, 
     python, requirements = None, []
     for entry in document.get("dependencies") or []:
         if isinstance(entry, dict):
-            for line in entry.get("pip") or []:
-                line = str(line).strip()
-                if line.startswith("-r"):
-                    requirements += requirement_lines((requirements_files or {}).get(line[2:].strip(), ""))
-                elif line and not line.startswith("-"):
-                    requirements.append(line)
+            requirements += pip_entries(entry.get("pip") or [], requirements_files or {})
             continue
         name, pin = _conda_package(str(entry))
         if name == "python":
@@ -129,13 +140,7 @@ def from_mlflow_files(files: dict[str, str]) -> tuple[str | None, list[str], str
     python_env = _yaml(files.get("python_env.yaml"), "python_env.yaml")
     conda = files.get("conda.yaml")
     if isinstance(python_env, dict):
-        requirements = []
-        for line in python_env.get("dependencies") or []:
-            line = str(line).strip()
-            if line.startswith("-r"):
-                requirements += requirement_lines(files.get(line[2:].strip(), ""))
-            elif line and not line.startswith("-"):
-                requirements.append(line)
+        requirements = pip_entries(python_env.get("dependencies") or [], files)
         return python_minor(python_env.get("python")), requirements, "the model's python_env.yaml"
     if files.get("requirements.txt") is not None:
         python = from_conda(conda, "the model's conda.yaml")[0] if conda else None
