@@ -5,20 +5,15 @@ import azure.durable_functions as df
 import azure.functions as func
 
 from registry.endpoints import deployment_view, endpoint_view
-from registry.errors import AlreadyExists
 from registry.resources import BatchDeploymentSpec, BatchEndpointSpec
 from registry.service import current_registry
 
 from .build_starter import ensure_build
-from .http_api import api, base_url, if_match, json_body, listing, no_content, respond
+from .http_api import api, base_url, json_body, listing, no_content, preconditions, respond
 
 bp = df.Blueprint()
 CLIENT = (bp.durable_client_input(client_name="client"),)
 APP_ENVIRONMENT = "The deployment scores in the app's own environment: nothing to build."
-
-
-def _create_only(req: func.HttpRequest) -> bool:
-    return (req.headers.get("if-none-match") or "").strip() == "*"
 
 
 @api(bp, "batchEndpoints", ["GET"], "List batch endpoints", tag="batchEndpoints")
@@ -36,28 +31,27 @@ def show_endpoint(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "batchEndpoints/{name}", ["PUT"], "Create a batch endpoint, or replace it (If-Match: ETag guards the "
      "replace; If-None-Match: * refuses an existing one)", request_schema=BatchEndpointSpec, tag="batchEndpoints")
 def put_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    endpoints = current_registry().endpoints
+    endpoints, conditions = current_registry().endpoints, preconditions(req)
     name, body = req.route_params["name"], json_body(req)
-    try:
-        record, status = endpoints.create_endpoint(name, body), 201
-    except AlreadyExists:
-        if _create_only(req):
-            raise
-        record, status = endpoints.replace_endpoint(name, body, if_match(req)), 200
-    return respond(endpoint_view(record, base_url(req)), status, record)
+    record, created = conditions.put(lambda: endpoints.create_endpoint(name, body),
+                                     lambda: endpoints.replace_endpoint(name, body, conditions.if_match))
+    return respond(endpoint_view(record, base_url(req)), 201 if created else 200, record)
 
 
 @api(bp, "batchEndpoints/{name}", ["PATCH"], "Update fields of a batch endpoint (JSON merge patch), e.g. "
      "{\"defaults\": {\"deployment_name\": \"blue\"}} to change the default deployment", tag="batchEndpoints")
 def patch_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_registry().endpoints.patch_endpoint(req.route_params["name"], json_body(req), if_match(req))
+    endpoints, conditions, body = current_registry().endpoints, preconditions(req), json_body(req)
+    record = conditions.on_existing(lambda: endpoints.patch_endpoint(req.route_params["name"], body,
+                                                                     conditions.if_match))
     return respond(endpoint_view(record, base_url(req)), record=record)
 
 
 @api(bp, "batchEndpoints/{name}", ["DELETE"], "Delete a batch endpoint and all its deployments (its jobs stay)",
      success_status=204, tag="batchEndpoints")
 def delete_endpoint(req: func.HttpRequest) -> func.HttpResponse:
-    current_registry().endpoints.delete_endpoint(req.route_params["name"], if_match(req))
+    endpoints, conditions = current_registry().endpoints, preconditions(req)
+    conditions.on_existing(lambda: endpoints.delete_endpoint(req.route_params["name"], conditions.if_match))
     return no_content()
 
 
@@ -93,24 +87,21 @@ def show_deployment_environment(req: func.HttpRequest) -> func.HttpResponse:
      request_schema=BatchDeploymentSpec, tag="deployments", extra_bindings=CLIENT)
 async def put_deployment(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     registry = current_registry()
-    endpoints = registry.endpoints
+    endpoints, conditions = registry.endpoints, preconditions(req)
     endpoint, name, body = req.route_params["name"], req.route_params["deployment"], json_body(req)
-    try:
-        record, status = endpoints.create_deployment(endpoint, name, body), 201
-    except AlreadyExists:
-        if _create_only(req):
-            raise
-        record, status = endpoints.replace_deployment(endpoint, name, body, if_match(req)), 200
+    record, created = conditions.put(lambda: endpoints.create_deployment(endpoint, name, body),
+                                     lambda: endpoints.replace_deployment(endpoint, name, body, conditions.if_match))
     await ensure_build(client, registry, record.body)
-    return respond(deployment_view(record, registry.builds), status, record)
+    return respond(deployment_view(record, registry.builds), 201 if created else 200, record)
 
 
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["PATCH"], "Update fields of a deployment (JSON "
      "merge patch), e.g. {\"settings\": {\"mini_batch_size\": 5}}", tag="deployments", extra_bindings=CLIENT)
 async def patch_deployment(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     registry = current_registry()
-    record = registry.endpoints.patch_deployment(req.route_params["name"], req.route_params["deployment"],
-                                                 json_body(req), if_match(req))
+    conditions, body = preconditions(req), json_body(req)
+    record = conditions.on_existing(lambda: registry.endpoints.patch_deployment(
+        req.route_params["name"], req.route_params["deployment"], body, conditions.if_match))
     await ensure_build(client, registry, record.body)
     return respond(deployment_view(record, registry.builds), record=record)
 
@@ -118,6 +109,7 @@ async def patch_deployment(req: func.HttpRequest, client: df.DurableOrchestratio
 @api(bp, "batchEndpoints/{name}/deployments/{deployment}", ["DELETE"], "Delete a deployment (not the default "
      "while others exist)", success_status=204, tag="deployments")
 def delete_deployment(req: func.HttpRequest) -> func.HttpResponse:
-    current_registry().endpoints.delete_deployment(req.route_params["name"], req.route_params["deployment"],
-                                                    if_match(req))
+    endpoints, conditions = current_registry().endpoints, preconditions(req)
+    conditions.on_existing(lambda: endpoints.delete_deployment(req.route_params["name"],
+                                                               req.route_params["deployment"], conditions.if_match))
     return no_content()

@@ -12,10 +12,14 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from registry.errors import SystemFailure, ValidationFailed, WorkspaceError
+from registry.errors import PayloadTooLarge, SystemFailure, ValidationFailed, WorkspaceError
+from registry.optimistic import Preconditions
+from registry.uploads import check_upload
 from registry.storage import Record
 
 log = logging.getLogger("batch_endpoints.api")
+DEFAULT_MAX_JSON_BODY_BYTES = 1024 * 1024  # twice the largest record the registry keeps (MAX_RECORD_CHARS)
+DEFAULT_MAX_JSON_DEPTH = 32  # the deepest body a resource takes (a deployment's inline conda spec) is ~6 levels
 
 
 @dataclass
@@ -78,14 +82,41 @@ def _error_answer(req: func.HttpRequest, error: Exception) -> func.HttpResponse:
     return error_response(SystemFailure("An internal error occurred; see the app's log."))
 
 
-def json_body(req: func.HttpRequest) -> Any:
+def json_body(req: func.HttpRequest) -> dict:
+    """The body as a JSON object, refused before parsing when it is larger than any resource can be."""
     raw = req.get_body()
     if not raw:
         raise ValidationFailed("The request needs a JSON body.", target="body")
+    if len(raw) > DEFAULT_MAX_JSON_BODY_BYTES:
+        raise PayloadTooLarge(f"The JSON body is {len(raw):,} bytes; at most {DEFAULT_MAX_JSON_BODY_BYTES:,} are "
+                              "taken. Put large content in files (uploads or a datastore) instead.", target="body")
     try:
-        return json.loads(raw)
+        body = json.loads(raw)
+    except RecursionError:
+        raise _too_deep() from None
     except ValueError as error:
         raise ValidationFailed(f"The request body is not valid JSON: {error}", target="body") from None
+    if not isinstance(body, dict):
+        raise ValidationFailed("The request body must be a JSON object.", target="body")
+    if _depth(body) > DEFAULT_MAX_JSON_DEPTH:
+        raise _too_deep()
+    return body
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed(f"The JSON body is nested more than {DEFAULT_MAX_JSON_DEPTH} levels deep.", target="body")
+
+
+def _depth(value: Any) -> int:
+    deepest, level = 0, [(value, 1)]
+    while level:
+        item, depth = level.pop()
+        deepest = max(deepest, depth)
+        if deepest > DEFAULT_MAX_JSON_DEPTH:
+            break
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else ()
+        level.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return deepest
 
 
 def is_json(req: func.HttpRequest) -> bool:
@@ -108,6 +139,12 @@ def upload_fields(req: func.HttpRequest, names: tuple[str, ...]) -> dict:
     return fields
 
 
+def upload(req: func.HttpRequest) -> tuple[bytes, str]:
+    """An upload's bytes and the file name given as ?filename=."""
+    data = req.get_body()
+    return data, check_upload(data, required_param(req, "filename"))
+
+
 def required_param(req: func.HttpRequest, name: str) -> str:
     value = req.params.get(name)
     if not value:
@@ -120,8 +157,9 @@ def base_url(req: func.HttpRequest) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def if_match(req: func.HttpRequest) -> str | None:
-    return req.headers.get("if-match") or None
+def preconditions(req: func.HttpRequest) -> Preconditions:
+    return Preconditions(if_match=(req.headers.get("if-match") or "").strip() or None,
+                         create_only=(req.headers.get("if-none-match") or "").strip() == "*")
 
 
 def respond(body: Any, status: int = 200, record: Record | None = None) -> func.HttpResponse:

@@ -6,7 +6,7 @@ import azure.functions as func
 from registry.schedules import ScheduleSpec
 from registry.service import current_registry
 
-from .http_api import api, if_match, json_body, listing, no_content, respond
+from .http_api import api, json_body, listing, no_content, preconditions, respond
 
 bp = func.Blueprint()
 
@@ -26,7 +26,7 @@ def show_schedule(req: func.HttpRequest) -> func.HttpResponse:
      "invoke it runs (create_job)", request_schema=ScheduleSpec, tag="schedules")
 def put_schedule(req: func.HttpRequest) -> func.HttpResponse:
     record, created = current_registry().schedules.create_or_replace(req.route_params["name"], json_body(req),
-                                                                      if_match(req))
+                                                                      preconditions(req))
     return respond(record.body, 201 if created else 200, record)
 
 
@@ -46,7 +46,8 @@ def disable_schedule(req: func.HttpRequest) -> func.HttpResponse:
 @api(bp, "schedules/{name}", ["DELETE"], "Delete a schedule (its jobs stay)", success_status=204,
      tag="schedules")
 def delete_schedule(req: func.HttpRequest) -> func.HttpResponse:
-    current_registry().schedules.delete(req.route_params["name"])
+    schedules, conditions = current_registry().schedules, preconditions(req)
+    conditions.on_existing(lambda: schedules.delete(req.route_params["name"], conditions.if_match))
     return no_content()
 
 

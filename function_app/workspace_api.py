@@ -9,7 +9,7 @@ from registry.resources import DataAssetSpec, DatastoreSpec, ModelSpec
 from registry.service import current_registry
 
 from .http_api import (
-    api, if_match, is_json, json_body, listing, no_content, required_param, respond, upload_fields,
+    api, is_json, json_body, listing, no_content, preconditions, respond, upload, upload_fields,
 )
 
 bp = func.Blueprint()
@@ -36,7 +36,7 @@ def register_model(req: func.HttpRequest) -> func.HttpResponse:
     if is_json(req):
         record = models.register_from_path(name, json_body(req))
     else:
-        record = models.register_upload(name, req.get_body(), required_param(req, "filename"),
+        record = models.register_upload(name, *upload(req),
                                         upload_fields(req, UPLOAD_FIELDS))
     return respond(record.body, 201, record)
 
@@ -73,13 +73,14 @@ def show_datastore(req: func.HttpRequest) -> func.HttpResponse:
      tag="datastores")
 def put_datastore(req: func.HttpRequest) -> func.HttpResponse:
     record = current_registry().datastores.create_or_update(req.route_params["name"], json_body(req),
-                                                            if_match(req))
+                                                            preconditions(req))
     return respond(datastore_view(record), record=record)
 
 
 @api(bp, "datastores/{name}", ["DELETE"], "Delete a datastore", success_status=204, tag="datastores")
 def delete_datastore(req: func.HttpRequest) -> func.HttpResponse:
-    current_registry().datastores.delete(req.route_params["name"])
+    datastores, conditions = current_registry().datastores, preconditions(req)
+    conditions.on_existing(lambda: datastores.delete(req.route_params["name"], conditions.if_match))
     return no_content()
 
 
@@ -103,7 +104,7 @@ def create_data(req: func.HttpRequest) -> func.HttpResponse:
     if is_json(req):
         record = data.create(name, json_body(req))
     else:
-        record = data.create_from_upload(name, req.get_body(), required_param(req, "filename"),
+        record = data.create_from_upload(name, *upload(req),
                                          upload_fields(req, UPLOAD_FIELDS))
     return respond(record.body, 201, record)
 
@@ -161,7 +162,7 @@ def delete_environment(req: func.HttpRequest) -> func.HttpResponse:
      "deployments' code_configuration.code",
      upload=True, success_status=201, tag="codes")
 def upload_code(req: func.HttpRequest) -> func.HttpResponse:
-    record = current_registry().codes.upload(req.get_body(), required_param(req, "filename"))
+    record = current_registry().codes.upload(*upload(req))
     return respond(record.body, 201, record)
 
 

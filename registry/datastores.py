@@ -8,7 +8,7 @@ from .clock import now_iso
 from .defaults import DEFAULT_DATASTORE
 from .errors import Conflict, ReferenceNotFound, ValidationFailed
 from .names import check_datastore_name
-from .optimistic import check_if_match
+from .optimistic import Preconditions, check_if_match
 from .outbound import check_url
 from .resources import DatastoreSpec, parse
 from .storage import Record, WorkspaceStorage, datastore_container
@@ -35,7 +35,7 @@ class DatastoreService:
         except Conflict:
             return self.table.get(PARTITION, DEFAULT_DATASTORE, "Datastore", DEFAULT_DATASTORE)
 
-    def create_or_update(self, name: str, body: dict, if_match: str | None = None) -> Record:
+    def create_or_update(self, name: str, body: dict, conditions: Preconditions = Preconditions()) -> Record:
         check_datastore_name(name)
         if name == DEFAULT_DATASTORE:
             raise Conflict(f"'{DEFAULT_DATASTORE}' is the workspace's default datastore and cannot be changed.",
@@ -52,8 +52,9 @@ class DatastoreService:
         existing = self.table.find(PARTITION, name)
         stored["created_at"] = existing.body["created_at"] if existing else now_iso()
         if existing:
-            check_if_match(existing.etag, if_match, f"Datastore '{name}'")
+            conditions.check_existing(existing.etag, f"Datastore '{name}'")
             return self.table.replace(PARTITION, name, stored, existing.etag, "Datastore", name)
+        conditions.check_missing(f"Datastore '{name}'")
         return self.table.create(PARTITION, name, stored, "Datastore", name)
 
     def get(self, name: str) -> Record:
@@ -65,12 +66,13 @@ class DatastoreService:
         self.ensure_default()
         return sorted(self.table.list(PARTITION), key=lambda r: r.body["name"])
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, if_match: str | None = None) -> None:
         if name == DEFAULT_DATASTORE:
             raise Conflict(f"'{DEFAULT_DATASTORE}' is the workspace's default datastore and cannot be deleted.",
                            target="name")
-        self.get(name)
-        self.table.delete(PARTITION, name)
+        record = self.get(name)
+        check_if_match(record.etag, if_match, f"Datastore '{name}'")
+        self.table.delete(PARTITION, name, record.etag)
 
     def container(self, name: str, field: str = "datastore") -> ContainerClient:
         """A client for the datastore's container, with its own credentials."""

@@ -11,7 +11,7 @@ from .clock import now_iso
 from .environment_specs import from_conda
 from .errors import NotFound, ReferenceNotFound, ValidationFailed
 from .refs import parse_asset_ref
-from .resources import Schema, Tags, parse
+from .resources import Description, Schema, Tags, parse
 from .storage import Record, WorkspaceStorage
 from .versions import AssetVersions
 
@@ -22,7 +22,7 @@ NO_DOCKER_BUILD = ("Environments built from a Docker context (build:) are not su
 class EnvironmentSpec(Schema):
     name: str | None = None
     version: int | str | None = None
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     image: str | None = Field(None, description="kept and shown; not run")
     conda_file: dict[str, Any] | str | None = Field(None, description="a conda environment (mapping or YAML text)")
@@ -50,7 +50,7 @@ class InlineEnvironment(Schema):
 
     name: str | None = None
     version: int | str | None = None
-    description: str = ""
+    description: Description = ""
     image: str | None = None
     conda_file: dict[str, Any] | str | None = None
     os_type: Literal["linux"] = "linux"

@@ -61,6 +61,11 @@ class PreconditionFailed(UserError):
     status = 412
 
 
+class PayloadTooLarge(UserError):
+    code = "PayloadTooLarge"
+    status = 413
+
+
 class SystemFailure(WorkspaceError):
     """Our fault or our dependencies': not the user's input."""
 

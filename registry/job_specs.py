@@ -6,27 +6,32 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from .resources import Schema, Tags
+from .resources import (
+    Concurrency, Description, ErrorThreshold, FileName, InstanceCount, MaxRetries, MiniBatchSize, RetryTimeout, Schema,
+    Tags,
+)
 
 
 class RetryOverride(Schema):
-    max_retries: int | None = Field(None, ge=0, le=100)
-    timeout: int | None = Field(None, ge=1)
+    max_retries: MaxRetries | None = None
+    timeout: RetryTimeout | None = None
 
 
 class SettingsOverride(Schema):
-    max_concurrency_per_instance: int | None = None
-    mini_batch_size: int | None = None
+    """The deployment's settings a job may change, under the same bounds."""
+
+    max_concurrency_per_instance: Concurrency | None = None
+    mini_batch_size: MiniBatchSize | None = None
     output_action: Literal["append_row", "summary_only"] | None = None
-    output_file_name: str | None = None
+    output_file_name: FileName | None = None
     retry_settings: RetryOverride | None = None
-    error_threshold: int | None = None
+    error_threshold: ErrorThreshold | None = None
     logging_level: str | None = None
     environment_variables: dict[str, str] | None = None
 
 
 class ResourcesOverride(Schema):
-    instance_count: int | None = None
+    instance_count: InstanceCount | None = None
 
 
 class InputSpec(Schema):
@@ -36,7 +41,7 @@ class InputSpec(Schema):
 
 class OutputSpec(Schema):
     path: str | None = Field(None, description="azureml://datastores/<ds>/paths/<folder>")
-    file_name: str | None = None
+    file_name: FileName | None = None
 
 
 class InvokeRequest(Schema):
@@ -48,7 +53,7 @@ class InvokeRequest(Schema):
     settings: SettingsOverride = Field(default_factory=SettingsOverride)
     resources: ResourcesOverride = Field(default_factory=ResourcesOverride)
     tags: Tags = Field(default_factory=dict)
-    description: str = ""
+    description: Description = ""
 
     @model_validator(mode="before")
     @classmethod

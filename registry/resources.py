@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator,
+)
 
 from . import defaults as d
 from .errors import ValidationFailed
@@ -32,30 +34,51 @@ def _scalar_tags(value: Any) -> Any:
             for key, item in value.items()}
 
 
-Tags = Annotated[dict[str, str], BeforeValidator(_scalar_tags)]
+def _bounded_tags(value: dict[str, str]) -> dict[str, str]:
+    if len(value) > d.MAX_TAGS:
+        raise ValueError(f"at most {d.MAX_TAGS} tags (got {len(value)})")
+    for key, item in value.items():
+        if not key or len(key) > d.MAX_TAG_KEY_CHARS:
+            raise ValueError(f"tag names are 1 to {d.MAX_TAG_KEY_CHARS} characters ('{key[:40]}')")
+        if len(item) > d.MAX_TAG_VALUE_CHARS:
+            raise ValueError(f"tag '{key[:40]}' is longer than {d.MAX_TAG_VALUE_CHARS} characters")
+    return value
+
+
+def _file_name(value: str) -> str:
+    if "/" in value or "\\" in value or value in (".", "..") or any(ord(c) < 32 for c in value):
+        raise ValueError("must be a file name, not a path")
+    return value
+
+
+Tags = Annotated[dict[str, str], BeforeValidator(_scalar_tags), AfterValidator(_bounded_tags)]
+Description = Annotated[str, Field(max_length=d.MAX_DESCRIPTION_CHARS)]
+FileName = Annotated[str, Field(min_length=1, max_length=255), AfterValidator(_file_name)]
+# Counts are whole JSON numbers (a boolean is not one) within their documented bounds.
+MiniBatchSize = Annotated[int, Field(ge=1, le=d.MAX_MINI_BATCH_SIZE, strict=True, description="files per mini-batch")]
+MaxRetries = Annotated[int, Field(ge=0, le=d.MAX_RETRIES, strict=True)]
+RetryTimeout = Annotated[int, Field(ge=1, le=d.MAX_RETRY_TIMEOUT_SECONDS, strict=True,
+                                    description="seconds a mini-batch may run")]
+Concurrency = Annotated[int, Field(ge=1, le=d.MAX_CONCURRENCY_PER_INSTANCE, strict=True)]
+ErrorThreshold = Annotated[int, Field(ge=-1, le=d.MAX_ERROR_THRESHOLD, strict=True,
+                                      description="-1: never fail the job")]
+InstanceCount = Annotated[int, Field(ge=1, le=d.MAX_INSTANCE_COUNT, strict=True)]
 
 
 class RetrySettings(Schema):
-    max_retries: int = Field(d.DEFAULT_MAX_RETRIES, ge=0, le=100)
-    timeout: int = Field(d.DEFAULT_RETRY_TIMEOUT_SECONDS, ge=1, description="seconds a mini-batch may run")
+    max_retries: MaxRetries = d.DEFAULT_MAX_RETRIES
+    timeout: RetryTimeout = d.DEFAULT_RETRY_TIMEOUT_SECONDS
 
 
 class BatchDeploymentSettings(Schema):
-    max_concurrency_per_instance: int = Field(d.DEFAULT_MAX_CONCURRENCY_PER_INSTANCE, ge=1, le=64)
-    mini_batch_size: int = Field(d.DEFAULT_MINI_BATCH_SIZE, ge=1, description="files per mini-batch")
+    max_concurrency_per_instance: Concurrency = d.DEFAULT_MAX_CONCURRENCY_PER_INSTANCE
+    mini_batch_size: MiniBatchSize = d.DEFAULT_MINI_BATCH_SIZE
     output_action: Literal["append_row", "summary_only"] = d.DEFAULT_OUTPUT_ACTION
-    output_file_name: str = Field(d.DEFAULT_OUTPUT_FILE_NAME, min_length=1, max_length=255)
+    output_file_name: FileName = d.DEFAULT_OUTPUT_FILE_NAME
     retry_settings: RetrySettings = Field(default_factory=RetrySettings)
-    error_threshold: int = Field(d.DEFAULT_ERROR_THRESHOLD, ge=-1, description="-1: never fail the job")
+    error_threshold: ErrorThreshold = d.DEFAULT_ERROR_THRESHOLD
     logging_level: Literal["debug", "info", "warning"] = d.DEFAULT_LOGGING_LEVEL
     environment_variables: dict[str, str] = Field(default_factory=dict)
-
-    @field_validator("output_file_name")
-    @classmethod
-    def _plain_file_name(cls, value: str) -> str:
-        if "/" in value or "\\" in value or value in (".", ".."):
-            raise ValueError("must be a file name, not a path")
-        return value
 
     @field_validator("logging_level", mode="before")
     @classmethod
@@ -64,7 +87,7 @@ class BatchDeploymentSettings(Schema):
 
 
 class ResourceConfiguration(Schema):
-    instance_count: int = Field(d.DEFAULT_INSTANCE_COUNT, ge=1, le=d.MAX_INSTANCE_COUNT)
+    instance_count: InstanceCount = d.DEFAULT_INSTANCE_COUNT
     instance_type: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
 
@@ -92,7 +115,8 @@ class InboxSettings(Schema):
     enabled: bool = True
     datastore: str = d.DEFAULT_DATASTORE
     path: str | None = Field(None, description=f"a folder in the datastore; default {d.DEFAULT_INBOX_PREFIX}<endpoint>/")
-    debounce_seconds: int = Field(d.DEFAULT_INBOX_DEBOUNCE_SECONDS, ge=1, le=3600)
+    debounce_seconds: int = Field(d.DEFAULT_INBOX_DEBOUNCE_SECONDS, ge=1, le=d.MAX_INBOX_DEBOUNCE_SECONDS,
+                                  strict=True)
     deployment_name: str | None = None
     settings: dict[str, Any] = Field(default_factory=dict, description="overrides of deployment settings")
 
@@ -111,7 +135,7 @@ class BatchEndpointSpec(Schema):
     """What a user sends to create or replace a batch endpoint."""
 
     name: str | None = None
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     auth_mode: Literal["key", "aad_token"] = d.DEFAULT_AUTH_MODE
     defaults: EndpointDefaults = Field(default_factory=EndpointDefaults)
@@ -124,7 +148,7 @@ class BatchDeploymentSpec(Schema):
 
     name: str | None = None
     endpoint_name: str | None = None
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     type: Literal["model"] = "model"
     model: str = Field(min_length=1, description="azureml:<name>:<version> or <name>@latest")
@@ -166,7 +190,7 @@ class ConnectionStringCredentials(Schema):
 class DatastoreSpec(Schema):
     name: str | None = None
     type: Literal["azure_blob"] = "azure_blob"
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     account_name: str | None = None
     container_name: str = Field(min_length=3, max_length=63)
@@ -186,7 +210,7 @@ class ModelSpec(Schema):
     name: str | None = None
     version: int | str | None = None
     type: Literal["mlflow_model", "custom_model"] | None = None
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     path: str | None = Field(None, description="azureml://datastores/<ds>/paths/<p> when not uploading")
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -196,7 +220,7 @@ class DataAssetSpec(Schema):
     name: str | None = None
     version: int | str | None = None
     type: Literal["uri_file", "uri_folder"] = "uri_folder"
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     path: str | None = None
     properties: dict[str, Any] = Field(default_factory=dict)
@@ -211,7 +235,7 @@ def parse(schema: type[BaseModel], data: Any, prefix: str = ""):
     except ValidationError as error:
         details = []
         for item in error.errors():
-            location = ".".join(str(part) for part in item["loc"])
+            location = ".".join(str(part) for part in _sent_path(data, item["loc"]))
             location = ".".join(filter(None, [prefix, location])) or "body"
             message = "unknown field" if item["type"] == "extra_forbidden" else item["msg"]
             details.append({"target": location, "message": message})
@@ -220,3 +244,17 @@ def parse(schema: type[BaseModel], data: Any, prefix: str = ""):
         if len(details) > 1:
             summary += f" (and {len(details) - 1} more)"
         raise ValidationFailed(summary, target=first["target"], details=details) from None
+
+
+def _sent_path(data: Any, location: tuple) -> list:
+    """The error's location as the user wrote it: pydantic puts the name of a union's member (`cron`,
+    `AccountKeyCredentials`) between a field and its own fields, which the body never held."""
+    path, current = [], data
+    for number, part in enumerate(location):
+        last = number == len(location) - 1
+        if isinstance(current, dict) and part not in current and not last:
+            continue
+        path.append(part)
+        current = current.get(part) if isinstance(current, dict) else (
+            current[part] if isinstance(current, list) and isinstance(part, int) and part < len(current) else None)
+    return path

@@ -8,7 +8,7 @@ import datetime as dt
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from pydantic import Field, field_validator
 
 from . import defaults as d
@@ -52,9 +52,18 @@ class CronTrigger(TriggerBase):
     @classmethod
     def _valid(cls, value: str) -> str:
         fields = value.split()
-        if len(fields) not in (5, 6) or not croniter.is_valid(value, second_at_beginning=len(fields) == 6):
+        seconds = len(fields) == 6
+        if len(fields) not in (5, 6) or not croniter.is_valid(value, second_at_beginning=seconds):
             raise ValueError("must be a cron expression of 5 fields (minute hour day month weekday) or 6 with "
                              "seconds first")
+        for part in (item for field in fields for item in field.split(",")):
+            low, dash, high = part.split("/")[0].partition("-")
+            if dash and low.isdigit() and high.isdigit() and int(low) > int(high):
+                raise ValueError(f"the range '{part}' runs backwards: write it low-high")
+        try:
+            croniter(value, dt.datetime(2000, 1, 1), second_at_beginning=seconds).get_next(dt.datetime)
+        except CroniterBadDateError:
+            raise ValueError("never fires: no date matches it (such as 30 February)") from None
         return value
 
     def next_after(self, moment: dt.datetime) -> dt.datetime | None:
@@ -67,8 +76,8 @@ class CronTrigger(TriggerBase):
 
 
 class RecurrencePattern(Schema):
-    hours: list[Annotated[int, Field(ge=0, le=23)]] | None = None
-    minutes: list[Annotated[int, Field(ge=0, le=59)]] | None = None
+    hours: list[Annotated[int, Field(ge=0, le=23, strict=True)]] | None = None
+    minutes: list[Annotated[int, Field(ge=0, le=59, strict=True)]] | None = None
     week_days: list[str] | None = None
 
     @field_validator("week_days")
@@ -86,7 +95,7 @@ class RecurrencePattern(Schema):
 class RecurrenceTrigger(TriggerBase):
     type: Literal["recurrence"]
     frequency: Literal["second", "minute", "hour", "day", "week", "month"]
-    interval: int = Field(ge=1)
+    interval: int = Field(ge=1, le=d.MAX_RECURRENCE_INTERVAL, strict=True)
     schedule: RecurrencePattern | None = None
 
     def next_after(self, moment: dt.datetime, created: dt.datetime | None = None) -> dt.datetime | None:

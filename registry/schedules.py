@@ -13,8 +13,8 @@ from .endpoints import EndpointService
 from .errors import NotFound, PreconditionFailed, ReferenceNotFound, ValidationFailed
 from .job_specs import InvokeRequest
 from .names import check_asset_name
-from .optimistic import check_if_match, update_with_retries
-from .resources import Schema, Tags, parse
+from .optimistic import Preconditions, check_if_match, update_with_retries
+from .resources import Description, Schema, Tags, parse
 from .schedule_triggers import Trigger
 from .storage import Record, WorkspaceStorage
 
@@ -24,7 +24,7 @@ PARTITION = "schedule"
 class ScheduleSpec(Schema):
     name: str | None = None
     display_name: str | None = None
-    description: str = ""
+    description: Description = ""
     tags: Tags = Field(default_factory=dict)
     endpoint_name: str
     trigger: Trigger
@@ -59,7 +59,8 @@ class ScheduleService:
         self.table = storage.table("Schedules")
         self.endpoints = endpoints
 
-    def create_or_replace(self, name: str, body: Any, if_match: str | None = None) -> tuple[Record, bool]:
+    def create_or_replace(self, name: str, body: Any,
+                          conditions: Preconditions = Preconditions()) -> tuple[Record, bool]:
         check_asset_name(name)
         spec = parse(ScheduleSpec, body)
         if spec.name not in (None, name):
@@ -75,8 +76,9 @@ class ScheduleService:
                   "last_run": existing.body.get("last_run") if existing else None}
         stored["next_run"] = self._next_run(stored)
         if existing:
-            check_if_match(existing.etag, if_match, f"Schedule '{name}'")
+            conditions.check_existing(existing.etag, f"Schedule '{name}'")
             return self.table.replace(PARTITION, name, stored, existing.etag, "Schedule", name), False
+        conditions.check_missing(f"Schedule '{name}'")
         return self.table.create(PARTITION, name, stored, "Schedule", name), True
 
     def _require_endpoint(self, endpoint: str) -> None:
@@ -109,8 +111,9 @@ class ScheduleService:
 
         return update_with_retries(attempt, None, f"Schedule '{name}'")
 
-    def delete(self, name: str) -> None:
+    def delete(self, name: str, if_match: str | None = None) -> None:
         record = self.get(name)
+        check_if_match(record.etag, if_match, f"Schedule '{name}'")
         self.table.delete(PARTITION, name, record.etag)
 
     # -- running ------------------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import TableClient, TableServiceClient
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient
 
-from .errors import AlreadyExists, NotFound, PreconditionFailed
+from .defaults import MAX_RECORD_CHARS
+from .errors import AlreadyExists, NotFound, PreconditionFailed, ValidationFailed
 
 STORAGE_SETTING = "AzureWebJobsStorage"
+BODY_PART_CHARS = 30_000  # a Table string property holds 64 KiB of UTF-16: a record's JSON is kept in parts
 DEV_STORAGE = "UseDevelopmentStorage=true"
 # The emulator's well-known development account (public, documented; not a secret).
 _DEV_ACCOUNT = (
@@ -54,14 +56,14 @@ class RecordTable:
             entity = self.client.get_entity(partition, row)
         except ResourceNotFoundError:
             raise NotFound(f"{kind} '{name}' was not found.", target="name") from None
-        return Record(json.loads(entity["Body"]), entity.metadata["etag"])
+        return Record(_body_of(entity), entity.metadata["etag"])
 
     def find(self, partition: str, row: str) -> Record | None:
         try:
             entity = self.client.get_entity(partition, row)
         except ResourceNotFoundError:
             return None
-        return Record(json.loads(entity["Body"]), entity.metadata["etag"])
+        return Record(_body_of(entity), entity.metadata["etag"])
 
     def create(self, partition: str, row: str, body: dict, kind: str, name: str, **columns: Any) -> Record:
         try:
@@ -99,7 +101,7 @@ class RecordTable:
 
     def query(self, text: str, **parameters: Any) -> Iterator[Record]:
         for entity in self.client.query_entities(text, parameters=parameters):
-            yield Record(json.loads(entity["Body"]), entity.metadata["etag"])
+            yield Record(_body_of(entity), entity.metadata["etag"])
 
     def list(self, partition: str | None = None) -> Iterator[Record]:
         if partition is None:
@@ -107,11 +109,32 @@ class RecordTable:
         else:
             entities = self.client.query_entities("PartitionKey eq @pk", parameters={"pk": partition})
         for entity in entities:
-            yield Record(json.loads(entity["Body"]), entity.metadata["etag"])
+            yield Record(_body_of(entity), entity.metadata["etag"])
 
     @staticmethod
     def _entity(partition: str, row: str, body: dict, columns: dict) -> dict:
-        return {"PartitionKey": partition, "RowKey": row, "Body": json.dumps(body), **columns}
+        text = json.dumps(body)
+        if len(text) > MAX_RECORD_CHARS:
+            raise _too_large(body, len(text))
+        parts = [text[start:start + BODY_PART_CHARS] for start in range(0, len(text), BODY_PART_CHARS)]
+        entity = {"PartitionKey": partition, "RowKey": row, "Body": parts[0], **columns}
+        entity.update({f"Body{number}": part for number, part in enumerate(parts[1:], start=1)})
+        return entity
+
+
+def _body_of(entity: dict) -> dict:
+    parts, number = [entity["Body"]], 1
+    while f"Body{number}" in entity:
+        parts.append(entity[f"Body{number}"])
+        number += 1
+    return json.loads("".join(parts))
+
+
+def _too_large(body: dict, size: int) -> ValidationFailed:
+    """Named after the field that takes the most room, so the user knows what to shorten."""
+    largest = max(body, key=lambda key: len(json.dumps(body[key])), default="body")
+    return ValidationFailed(f"The resource is too large to keep ({size:,} characters of JSON, at most "
+                            f"{MAX_RECORD_CHARS:,}); '{largest}' takes the most room.", target=largest)
 
 
 class WorkspaceStorage:

@@ -13,6 +13,18 @@ MAX_FILES = 100_000
 IGNORED_PREFIXES = ("__MACOSX/",)
 
 
+def check_upload(data: bytes, filename: str) -> str:
+    """The upload's file name, once its bytes and name are checked where they come in: something to keep,
+    named by a plain file name (never a path, so it cannot land outside its folder)."""
+    if not data:
+        raise ValidationFailed("The upload is empty: send the file's bytes as the request body.", target="file")
+    if (not filename or "/" in filename or "\\" in filename or filename in (".", "..")
+            or any(ord(c) < 32 for c in filename)):
+        raise ValidationFailed(f"Invalid filename '{filename}': give the uploaded file's own name (such as "
+                               "model.zip), without folders, backslashes or '..'.", target="filename")
+    return filename
+
+
 def is_zip(data: bytes) -> bool:
     return zipfile.is_zipfile(io.BytesIO(data))
 
@@ -29,7 +41,7 @@ def unpack_zip(data: bytes, destination: Path, field: str = "file") -> Path:
         _check_members(members, field)
         destination.mkdir(parents=True, exist_ok=True)
         for member in members:
-            target = destination.joinpath(*PurePosixPath(member.filename.replace("\\", "/")).parts)
+            target = destination.joinpath(*PurePosixPath(member.filename).parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(member) as source, open(target, "wb") as sink:
                 while chunk := source.read(1024 * 1024):
@@ -44,8 +56,11 @@ def _check_members(members: list[zipfile.ZipInfo], field: str) -> None:
         raise ValidationFailed(f"The .zip archive holds more than {MAX_FILES} files.", target=field)
     total = 0
     for member in members:
-        name = member.filename.replace("\\", "/")
-        path = PurePosixPath(name)
+        if "\\" in member.filename:
+            raise ValidationFailed(f"The .zip entry '{member.filename}' has a backslash in its name; make the "
+                                   "archive with '/' between folders (any zip tool but a few old Windows ones).",
+                                   target=field)
+        path = PurePosixPath(member.filename)
         if path.is_absolute() or ".." in path.parts or ":" in path.parts[0]:
             raise ValidationFailed(f"The .zip entry '{member.filename}' points outside the folder.", target=field)
         if stat.S_ISLNK(member.external_attr >> 16):
