@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import azure.functions as func
 
-from registry.errors import PayloadTooLarge, SystemFailure, ValidationFailed, WorkspaceError
+from registry.errors import PayloadTooLarge, RangeNotSatisfiable, SystemFailure, ValidationFailed, WorkspaceError
 from registry.optimistic import Preconditions
 from registry.uploads import check_upload
 from registry.storage import Record
@@ -137,6 +137,25 @@ def upload_fields(req: func.HttpRequest, names: tuple[str, ...]) -> dict:
                 raise ValidationFailed(f"{name} must be a JSON object.", target=name) from None
         fields[name] = value
     return fields
+
+
+def byte_range(header: str | None, size: int, most: int) -> tuple[int, int] | None:
+    """The one byte range a `Range: bytes=...` header asks of a file of size bytes (first and last byte, at most
+    `most` of them), or None for the whole file; a range outside the file is a 416."""
+    if not header:
+        return None
+    unit, _, spec = header.strip().partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip().lower() != "bytes" or not dash or "," in spec or not (first.isdigit() or last.isdigit()) \
+            or (first and not first.isdigit()) or (last and not last.isdigit()):
+        raise ValidationFailed(f"Invalid Range '{header}': use one range, bytes=start-end.", target="Range")
+    if first:
+        start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    else:
+        start, end = max(size - int(last), 0), size - 1
+    if start >= size or start > end:
+        raise RangeNotSatisfiable(f"The range {header} is outside the file's {size:,} bytes.", target="Range")
+    return start, min(end, start + most - 1)
 
 
 def upload(req: func.HttpRequest) -> tuple[bytes, str]:

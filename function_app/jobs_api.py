@@ -11,12 +11,12 @@ import azure.functions as func
 from jobs.contracts import FinishTask
 from jobs.engine import current_engine
 from jobs.lifecycle import finish_job, request_cancel
-from jobs.settings import DEFAULT_CANCEL_POLL_SECONDS, DEFAULT_CANCEL_WAIT_SECONDS
+from jobs.settings import DEFAULT_CANCEL_POLL_SECONDS, DEFAULT_CANCEL_WAIT_SECONDS, engine_settings
 from jobs.status import JobStatus
-from registry.errors import NotFound, ValidationFailed
+from registry.errors import NotFound, PayloadTooLarge, ValidationFailed
 from registry.job_specs import InvokeRequest
 
-from .http_api import api, base_url, json_body, listing, respond
+from .http_api import api, base_url, byte_range, json_body, listing, respond
 from .job_starter import orchestration_running, start_job
 
 bp = df.Blueprint()
@@ -90,7 +90,8 @@ def list_outputs(req: func.HttpRequest) -> func.HttpResponse:
                     for output in engine.storage_for(job).output_files()])
 
 
-@api(bp, "jobs/{name}/outputs/{*path}", ["GET"], "Download one of a job's output files", tag="jobs")
+@api(bp, "jobs/{name}/outputs/{*path}", ["GET"], "Download one of a job's output files (Range: bytes=... reads a "
+     "part; a file over BATCH_DOWNLOAD_RANGE_BYTES (32 MiB) read whole is a redirect to a short-lived read-only URL of the file)", tag="jobs")
 def download_output(req: func.HttpRequest) -> func.HttpResponse:
     engine = current_engine()
     job = engine.records.get(req.route_params["name"]).body
@@ -101,7 +102,21 @@ def download_output(req: func.HttpRequest) -> func.HttpResponse:
     match = next((output for output in storage.output_files() if output.path == path), None)
     if match is None:
         raise NotFound(f"Job '{job['name']}' has no output file '{path}'.", target="path")
+    headers = {"Content-Disposition": f'attachment; filename="{PurePosixPath(path).name}"', "Accept-Ranges": "bytes"}
     mimetype = "text/csv" if path.endswith(".csv") else "text/plain" if path.endswith(".txt") else \
         "application/octet-stream"
-    return func.HttpResponse(storage.read_output(match), status_code=200, mimetype=mimetype,
-                             headers={"Content-Disposition": f'attachment; filename="{PurePosixPath(path).name}"'})
+    most = engine_settings().download_range_bytes
+    wanted = byte_range(req.headers.get("range"), match.size, most)
+    if wanted is not None:
+        start, end = wanted
+        headers["Content-Range"] = f"bytes {start}-{end}/{match.size}"
+        return func.HttpResponse(storage.read_output(match, start, end - start + 1), status_code=206,
+                                 mimetype=mimetype, headers=headers)
+    if match.size > most:
+        location = storage.output_read_url(match)
+        if location is None:
+            raise PayloadTooLarge(f"'{path}' is {match.size:,} bytes: read it in ranges (Range: bytes=start-end, at "
+                                  f"most {most:,} bytes each), as `mlbatch job download` does.",
+                                  target="path")
+        return func.HttpResponse(status_code=307, headers={**headers, "Location": location})
+    return func.HttpResponse(storage.read_output(match), status_code=200, mimetype=mimetype, headers=headers)

@@ -13,6 +13,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobBlock, BlobClient, ContainerClient
 
 from registry.blob_folders import delete_prefix, upload_folder
+from registry.blob_reads import read_url
 from registry.datastores import DatastoreService
 from registry.defaults import DEFAULT_DATASTORE
 from registry.refs import DatastorePath, parse_datastore_uri
@@ -20,6 +21,7 @@ from registry.storage import WorkspaceStorage, blob_properties
 
 INTERNAL_CONTAINER = "batch-jobs-internal"  # the engine's own files; never a user's output
 JOB_OUTPUTS_ROOT = "jobs"
+WRITTEN_BY = "batch_job"  # metadata on a predictions file: the job that committed it
 
 
 def job_folder(name: str) -> str:
@@ -99,6 +101,7 @@ class JobStorage:
         False where a file appeared first."""
         try:
             self._predictions.commit_block_list([BlobBlock(block) for block in block_ids],
+                                                metadata={WRITTEN_BY: self.name},
                                                 match_condition=MatchConditions.IfMissing)
         except (ResourceExistsError, ResourceModifiedError):
             return False
@@ -115,12 +118,13 @@ class JobStorage:
 
     # -- the job's outputs, as listed and downloaded ----------------------------------------------------
     def output_files(self) -> list[OutputFile]:
-        """The predictions file (once committed), then everything in the job's folder: logs, summaries."""
+        """The predictions file (once this job committed it: a file someone else wrote there is not this job's
+        output), then everything in the job's folder: logs, summaries."""
         files = []
         if self.appends_rows:
             properties = blob_properties(self._datastores.container(self.output["datastore"]),
                                          self.output["folder"] + self.output["file_name"])
-            if properties is not None:
+            if properties is not None and properties.metadata.get(WRITTEN_BY) == self.name:
                 files.append(OutputFile(self.output["file_name"], self.predictions_uri, properties.size))
         folder = job_folder(self.name)
         for blob in self._datastores.container(DEFAULT_DATASTORE).list_blobs(name_starts_with=folder):
@@ -129,6 +133,13 @@ class JobStorage:
                 files.append(OutputFile(relative, str(DatastorePath(DEFAULT_DATASTORE, blob.name)), blob.size))
         return files
 
-    def read_output(self, output: OutputFile) -> bytes:
+    def read_output(self, output: OutputFile, offset: int = 0, length: int | None = None) -> bytes:
+        """The file's bytes, or length of them from offset (a download in ranges holds one range at a time)."""
         location = parse_datastore_uri(output.uri, "path")
-        return self._datastores.container(location.datastore).download_blob(location.path).readall()
+        container = self._datastores.container(location.datastore)
+        return container.download_blob(location.path, offset=offset, length=length).readall()
+
+    def output_read_url(self, output: OutputFile) -> str | None:
+        """A short-lived read-only URL for this one file, where its datastore's credential can sign one."""
+        location = parse_datastore_uri(output.uri, "path")
+        return read_url(self._datastores.container(location.datastore), location.path)

@@ -12,6 +12,9 @@ DEFAULT_SLICE_SIZE = 200  # mini-batches per sub-orchestration: bounds each hist
 SPLIT_BYTES_SETTING = "BATCH_SPLIT_BYTES"
 DEFAULT_SPLIT_BYTES = 64 * 1024 * 1024  # a line-format file larger than this is cut into pieces scored apart
 ROWS_BLOCK_SETTING = "BATCH_ROWS_BLOCK_BYTES"
+DOWNLOAD_RANGE_SETTING = "BATCH_DOWNLOAD_RANGE_BYTES"
+DEFAULT_DOWNLOAD_RANGE_BYTES = 32 * 1024 * 1024  # an output download's answer is held whole by the worker and
+# the host: a larger file is read in ranges of this size, or whole straight from storage
 DEFAULT_ROWS_BLOCK_BYTES = 4 * 1024 * 1024  # prediction rows staged as one block of the output blob: large
 #   enough that a block's round trip is cheap against its bytes, small enough to stage while the rest scores
 
@@ -49,6 +52,7 @@ class EngineSettings:
     slice_size: int = DEFAULT_SLICE_SIZE
     split_bytes: int = DEFAULT_SPLIT_BYTES
     rows_block_bytes: int = DEFAULT_ROWS_BLOCK_BYTES
+    download_range_bytes: int = DEFAULT_DOWNLOAD_RANGE_BYTES
 
     @classmethod
     def from_environment(cls, environ=os.environ) -> "EngineSettings":
@@ -57,7 +61,8 @@ class EngineSettings:
 
         return cls(slice_size=number(SLICE_SIZE_SETTING, DEFAULT_SLICE_SIZE),
                    split_bytes=number(SPLIT_BYTES_SETTING, DEFAULT_SPLIT_BYTES),
-                   rows_block_bytes=number(ROWS_BLOCK_SETTING, DEFAULT_ROWS_BLOCK_BYTES))
+                   rows_block_bytes=number(ROWS_BLOCK_SETTING, DEFAULT_ROWS_BLOCK_BYTES),
+                   download_range_bytes=number(DOWNLOAD_RANGE_SETTING, DEFAULT_DOWNLOAD_RANGE_BYTES))
 
 
 @functools.cache

@@ -16,6 +16,7 @@ KEY_VARIABLE = "MLBATCH_KEY"
 LOCAL_CONNECTION_FILE = Path(".devhost/connection.json")
 API_PREFIX = "/api/"
 TIMEOUT_SECONDS = 300
+DOWNLOAD_CHUNK_BYTES = 16 * 1024 * 1024  # one range per request: the CLI's memory is this, whatever the file
 
 
 class CliError(Exception):
@@ -81,16 +82,28 @@ class ApiClient:
         body = answer.json() if answer.content and "json" in answer.headers.get("content-type", "") else None
         return Response(body, answer.headers.get("ETag"))
 
-    def raw(self, path: str) -> bytes:
-        """A file's bytes (downloads)."""
+    def download(self, path: str, target: Path) -> int:
+        """Save a file in ranges of DOWNLOAD_CHUNK_BYTES, so memory stays flat however big it is; its size."""
         url = f"{self.url}{API_PREFIX}{path.lstrip('/')}"
-        try:
-            answer = self.session.get(url, timeout=TIMEOUT_SECONDS)
-        except requests.RequestException as error:
-            raise ConnectionFailed(f"cannot reach {self.url}: {error.__class__.__name__}.") from None
-        if answer.status_code >= 400:
-            raise self._error(answer)
-        return answer.content
+        offset, total = 0, None
+        with open(target, "wb") as sink:
+            while total is None or offset < total:
+                headers = {"Range": f"bytes={offset}-{offset + DOWNLOAD_CHUNK_BYTES - 1}"}
+                try:
+                    answer = self.session.get(url, headers=headers, timeout=TIMEOUT_SECONDS)
+                except requests.RequestException as error:
+                    raise ConnectionFailed(f"cannot reach {self.url}: {error.__class__.__name__}.") from None
+                if answer.status_code == 416 and offset == 0:  # an empty file has no byte to ask for
+                    return 0
+                if answer.status_code >= 400:
+                    raise self._error(answer)
+                sink.write(answer.content)
+                offset += len(answer.content)
+                content_range = answer.headers.get("Content-Range", "")
+                total = int(content_range.rpartition("/")[2]) if answer.status_code == 206 else offset
+                if not answer.content and offset < total:
+                    raise CliError(f"the download of {path} stopped at byte {offset} of {total}.")
+        return offset
 
     def get(self, path: str, **kwargs) -> Any:
         return self.call("GET", path, **kwargs).body

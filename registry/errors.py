@@ -66,6 +66,11 @@ class PayloadTooLarge(UserError):
     status = 413
 
 
+class RangeNotSatisfiable(UserError):
+    code = "RangeNotSatisfiable"
+    status = 416
+
+
 class SystemFailure(WorkspaceError):
     """Our fault or our dependencies': not the user's input."""
 

@@ -160,7 +160,7 @@ def download_job(args, client: ApiClient) -> list:
     for file in wanted:
         target = root / file["path"]
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(client.raw(f"jobs/{args.name}/outputs/{file['path']}"))
+        client.download(f"jobs/{args.name}/outputs/{file['path']}", target)
         saved.append({**file, "saved_to": str(target)})
     return saved
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import requests
 from azure.storage.blob import BlobServiceClient
 
 from tests.harness import Runtime, wait_for
@@ -84,6 +85,7 @@ ROOT = Path(__file__).resolve().parents[2]
 SPLIT_BYTES = 4000
 SLICE_SIZE = 4
 ROWS_BLOCK_BYTES = 1500  # about two files' prediction rows: mini-batches stage their rows in several blocks
+DOWNLOAD_RANGE_BYTES = 2000  # outputs larger than this are downloaded in ranges or straight from storage
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +96,7 @@ def product(azurite, artifacts_dir: Path):
     runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, env={
         "PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "BATCH_SPLIT_BYTES": str(SPLIT_BYTES),
         "BATCH_SLICE_SIZE": str(SLICE_SIZE), "BATCH_ROWS_BLOCK_BYTES": str(ROWS_BLOCK_BYTES),
-        "BATCH_OUTBOUND_ALLOW": "127.0.0.1"})
+        "BATCH_DOWNLOAD_RANGE_BYTES": str(DOWNLOAD_RANGE_BYTES), "BATCH_OUTBOUND_ALLOW": "127.0.0.1"})
     runtime.start()
     yield runtime
     runtime.stop()
@@ -572,6 +574,50 @@ def test_an_existing_output_file_fails_the_job_before_scoring_and_stays_untouche
     assert job["status"] == "Failed" and job["error"]["code"] == "OutputAlreadyExists", job
     assert "already exists" in job["error"]["message"] and job["counts"]["mini_batches_done"] == 0
     assert client.download_blob(f"{folder}/predictions.csv").readall() == b"precious"
+    outputs = {f["path"] for f in call(product, "GET", f"api/jobs/{job['name']}/outputs").json()["value"]}
+    assert "predictions.csv" not in outputs, "the job lists a file it did not write as its output"
+    answer = call(product, "GET", f"api/jobs/{job['name']}/outputs/predictions.csv")
+    assert answer.status_code == 404 and b"precious" not in answer.content
+
+
+def test_a_job_whose_output_another_job_wrote_lists_only_its_own_logs(product, storage, mlflow_model):
+    source = upload_csvs(storage, unique("twice"), input_frames(2, rows=3))
+    output = {"path": f"azureml://datastores/workspaceblobstore/paths/{unique('shared')}"}
+    endpoint = endpoint_with(product, mlflow_model)
+    first = wait_for_job(product, invoke(product, endpoint, input=source, output=output)["name"])
+    second = wait_for_job(product, invoke(product, endpoint, input=source, output=output)["name"])
+    assert first["status"] == "Completed" and second["error"]["code"] == "OutputAlreadyExists", second
+    listed = {job["name"]: {f["path"] for f in call(product, "GET", f"api/jobs/{job['name']}/outputs").json()["value"]}
+              for job in (first, second)}
+    assert "predictions.csv" in listed[first["name"]] and "predictions.csv" not in listed[second["name"]]
+
+
+def test_an_output_is_downloaded_in_ranges_or_straight_from_storage_never_whole_through_the_app(
+        product, storage, mlflow_model):
+    source = upload_csvs(storage, unique("ranges"), input_frames(4, rows=100))
+    job = wait_for_job(product, invoke(product, endpoint_with(product, mlflow_model), input=source)["name"])
+    listed = {f["path"]: f for f in call(product, "GET", f"api/jobs/{job['name']}/outputs").json()["value"]}
+    size = listed["predictions.csv"]["size"]
+    assert size > 2 * DOWNLOAD_RANGE_BYTES, size
+    path = f"api/jobs/{job['name']}/outputs/predictions.csv"
+    whole = call(product, "GET", path, allow_redirects=False)
+    assert whole.status_code == 307 and not whole.content
+    signed = whole.headers["Location"]
+    assert signed.startswith(f"http://127.0.0.1:{storage.split('127.0.0.1:')[1].split('/')[0]}/") and "sp=r" in signed
+    expected = requests.get(signed, timeout=30).content
+    assert len(expected) == size
+    parts, offset = [], 0
+    while offset < size:
+        part = call(product, "GET", path, headers={"Range": f"bytes={offset}-"})
+        assert part.status_code == 206 and len(part.content) <= DOWNLOAD_RANGE_BYTES
+        assert part.headers["Content-Range"] == f"bytes {offset}-{offset + len(part.content) - 1}/{size}"
+        parts.append(part.content)
+        offset += len(part.content)
+    assert b"".join(parts) == expected
+    tail = call(product, "GET", path, headers={"Range": "bytes=-10"})
+    assert tail.status_code == 206 and tail.content == expected[-10:]
+    outside = call(product, "GET", path, headers={"Range": f"bytes={size}-"})
+    assert outside.status_code == 416 and outside.json()["error"]["target"] == "Range"
 
 
 def test_summary_only_writes_no_predictions_file(product, storage, mlflow_model):
