@@ -12,6 +12,7 @@ from pathlib import Path
 from .azurite import PROJECT_ROOT, Azurite, port_open
 from .config import DEFAULT_PORT, apply_local_settings
 from .host import Host
+from .http_server import DEFAULT_RPC_PORT
 from .logs import configure_logging
 from .storage import DEFAULT_PORTS, parse_connection_string
 
@@ -31,6 +32,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                        help="where a started Azurite keeps its data")
     start.add_argument("--activity-visibility", type=int, default=60,
                        help="seconds before a crashed worker's activity is run again")
+    start.add_argument("--durable-rpc-port", type=int, default=DEFAULT_RPC_PORT,
+                       help="port of the Durable SDK's local RPC endpoint on 127.0.0.1 (a free one of 30000-30999 "
+                            "when it is taken)")
     start.add_argument("--log-level", default="INFO")
     start.add_argument("--keys-file", type=Path, default=None,
                        help="also write the base URL and host keys to this file (mode 0600) for local clients")
@@ -53,7 +57,8 @@ def maybe_start_azurite(args: argparse.Namespace) -> Azurite | None:
 async def serve(args: argparse.Namespace) -> None:
     host = Host(args.app_dir, port=args.port, workers=args.workers,
                 storage=args.storage or os.environ.get("AzureWebJobsStorage") or "UseDevelopmentStorage=true",
-                bind=args.bind, activity_visibility_seconds=args.activity_visibility)
+                bind=args.bind, activity_visibility_seconds=args.activity_visibility,
+                durable_rpc_port=args.durable_rpc_port)
     await host.start()
     if args.keys_file:
         write_keys_file(args.keys_file, host)

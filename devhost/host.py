@@ -17,7 +17,7 @@ from .durable.activities import ActivityWorkerPool, activity_threads
 from .durable.dispatcher import OrchestrationDispatcher
 from .durable.management import ManagementApi, client_binding
 from .durable.taskhub import TaskHub
-from .http_server import HttpFrontend
+from .http_server import DEFAULT_RPC_PORT, HttpFrontend, RpcEndpoint
 from .invoker import Invoker
 from .keys import DURABLE_SYSTEM_KEY, load_or_create_keys
 from .storage import expand_connection_string
@@ -37,10 +37,12 @@ def host_id_for(app_dir: Path) -> str:
 class Host:
     def __init__(self, app_dir: Path, port: int = 7071, workers: int | None = None,
                  storage: str | None = None, bind: str = "127.0.0.1",
-                 activity_visibility_seconds: int = 60, trigger_poll_seconds: float = 1.0):
+                 activity_visibility_seconds: int = 60, trigger_poll_seconds: float = 1.0,
+                 durable_rpc_port: int = DEFAULT_RPC_PORT):
         self.app_dir = app_dir.resolve()
         self.port = port
         self.bind = bind
+        self.durable_rpc_port = durable_rpc_port
         self.workers = workers or os.cpu_count() or 1
         self.storage_override = storage
         self.activity_visibility_seconds = activity_visibility_seconds
@@ -74,7 +76,6 @@ class Host:
         self.hub = TaskHub(self.connection_string, durable.hub_name, durable.partition_count)
         await self.hub.create()
         system_key = self.keys.system_keys[DURABLE_SYSTEM_KEY]
-        binding = json.dumps(client_binding(self.base_url, durable.hub_name, system_key))
         orchestrators = self.index.orchestrators()
 
         activities = self.index.activities()
@@ -95,7 +96,10 @@ class Host:
             self.pool.start()
         on_work = self.pool.notify_work if self.pool else (lambda: None)
         self.dispatcher = OrchestrationDispatcher(self.hub, orchestrators, on_work_sent=on_work)
-        self.management = ManagementApi(self.hub, self.dispatcher, system_key, set(orchestrators))
+        self.management = ManagementApi(self.hub, self.dispatcher, system_key, set(orchestrators), self.base_url)
+        self.rpc = RpcEndpoint(self.management)
+        await self.rpc.start(self.durable_rpc_port)
+        binding = json.dumps(client_binding(self.base_url, self.rpc.base_url, durable.hub_name, system_key))
         self.frontend = HttpFrontend(self.index, self.invoker, self.keys, self.settings.route_prefix,
                                      self.management, lambda: binding)
         self.runner = web.AppRunner(self.frontend.application(), access_log=None)
@@ -147,5 +151,6 @@ class Host:
         if self.pool:
             await asyncio.to_thread(self.pool.stop)
         await self.runner.cleanup()
+        await self.rpc.stop()
         await self.hub.close()
         self.invoker.close()

@@ -1,8 +1,11 @@
-"""The HTTP front door: function routes under the route prefix, the durable management API, admin routes."""
+"""The HTTP front door: function routes under the route prefix, the durable management webhooks, admin routes;
+and, on a listener of its own, the Durable SDK's RPC endpoint."""
 from __future__ import annotations
 
+import errno
 import logging
-from typing import Callable
+import random
+from typing import Callable, Iterator
 
 import azure.functions as func
 from aiohttp import web
@@ -17,6 +20,10 @@ from .keys import HostKeys
 log = logging.getLogger("devhost.http")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+RPC_HOST = "127.0.0.1"
+DEFAULT_RPC_PORT = 17071
+RPC_FALLBACK_PORTS = range(30000, 31000)  # the extension's range: below the usual ephemeral ports
+RPC_ATTEMPTS = 10
 
 
 def presented_key(request: web.Request) -> str | None:
@@ -93,10 +100,6 @@ class HttpFrontend:
             if not self.keys.allows("system", presented_key(request)):
                 return web.json_response({"message": "a system key (code=...) is required"}, status=401)
             return await self.management.handle(request, path[len(WEBHOOK_PATH):], rpc=False)
-        if path.startswith(RPC_PATH + "/") and self.management:
-            if request.remote not in LOOPBACK:
-                return web.Response(status=403)
-            return await self.management.handle(request, path[len(RPC_PATH):], rpc=True)
         if path.startswith("/admin/"):
             return await self.admin(request, path)
         if path in ("/", ""):
@@ -147,3 +150,63 @@ class HttpFrontend:
             lines.append(f"  {spec.name}: [{methods}] {base_url}{self.public_path(spec)}")
         return lines
 
+
+class RpcEndpoint:
+    """The Durable extension's local RPC endpoint, `http://127.0.0.1:<port>/durabletask/`, for the SDK's client.
+
+    It needs no key and its start answers carry the system key, so it lives on a loopback listener of its own,
+    as in the extension, never on the app's port where a proxy or a browser page could reach it. Callers
+    are checked again here: a loopback peer, naming this listener as the host (no DNS rebinding), sending no
+    Origin (no browser page).
+    """
+
+    def __init__(self, management: ManagementApi):
+        self.management = management
+        self.runner = web.AppRunner(self.application(), access_log=None)
+        self.port: int | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{RPC_HOST}:{self.port}"
+
+    def application(self) -> web.Application:
+        app = web.Application(client_max_size=1024**3)
+        app.router.add_route("*", "/{tail:.*}", self.dispatch)
+        return app
+
+    def local_caller(self, request: web.Request) -> bool:
+        return (request.remote in LOOPBACK and request.host == f"{RPC_HOST}:{self.port}"
+                and "Origin" not in request.headers)
+
+    async def dispatch(self, request: web.Request) -> web.StreamResponse:
+        if not self.local_caller(request):
+            return web.Response(status=403)
+        if not request.path.startswith(RPC_PATH + "/"):
+            return web.Response(status=404)
+        return await self.management.handle(request, request.path[len(RPC_PATH):], rpc=True)
+
+    async def start(self, preferred_port: int = DEFAULT_RPC_PORT) -> None:
+        """Listen on the preferred port, or when it is taken on a random free one of 30000-30999."""
+        await self.runner.setup()
+        for port in candidate_ports(preferred_port):
+            site = web.TCPSite(self.runner, RPC_HOST, port)
+            try:
+                await site.start()
+            except OSError as error:
+                await site.stop()
+                if error.errno != errno.EADDRINUSE:
+                    raise
+                log.debug("port %d is taken; trying another for the durable RPC endpoint", port)
+                continue
+            self.port = site.port
+            log.debug("durable RPC endpoint: %s%s/", self.base_url, RPC_PATH)
+            return
+        raise OSError(errno.EADDRINUSE, f"no free port for the durable RPC endpoint after {RPC_ATTEMPTS} attempts")
+
+    async def stop(self) -> None:
+        await self.runner.cleanup()
+
+
+def candidate_ports(preferred: int) -> Iterator[int]:
+    yield preferred
+    yield from random.sample([p for p in RPC_FALLBACK_PORTS if p != preferred], RPC_ATTEMPTS - 1)

@@ -1,8 +1,9 @@
 """The Durable Functions HTTP management API, as the Durable extension serves it.
 
-Served twice: under `/runtime/webhooks/durabletask/` for people and check-status URLs (system key
-required), and under `/durabletask/` for the SDK's `DurableOrchestrationClient` (the RPC base URL, loopback
-only). The RPC variant receives inputs JSON-encoded once more by the SDK.
+Served twice: under `/runtime/webhooks/durabletask/` on the app's port for people and check-status URLs
+(system key required), and under `/durabletask/` on the local RPC listener for the SDK's
+`DurableOrchestrationClient` (the RPC base URL, see `devhost.http_server.RpcEndpoint`). The RPC variant
+receives inputs JSON-encoded once more by the SDK.
 """
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ STATUS_CODE = {"Completed": 200, "Pending": 202, "Running": 202, "Suspended": 20
 INVALID_ID_CHARACTERS = set("/\\#?") | {chr(c) for c in range(32)}
 
 
-def client_binding(base_url: str, hub_name: str, system_key: str, connection: str = "Storage") -> dict:
-    """The JSON the host hands to a function with a durable client input binding."""
+def client_binding(base_url: str, rpc_url: str, hub_name: str, system_key: str, connection: str = "Storage") -> dict:
+    """The JSON the host hands to a function with a durable client input binding: webhook URLs on the app's
+    port (`base_url`), the RPC base URL on the local RPC listener (`rpc_url`)."""
     webhook = f"{base_url}{WEBHOOK_PATH}"
     query = f"taskHub={hub_name}&connection={connection}&code={system_key}"
     instance = f"{webhook}/instances/INSTANCEID"
@@ -41,7 +43,7 @@ def client_binding(base_url: str, hub_name: str, system_key: str, connection: st
         "managementUrls": management_urls(webhook, "INSTANCEID", query) | {"id": "INSTANCEID"},
         "baseUrl": webhook,
         "requiredQueryStringParameters": f"code={system_key}",
-        "rpcBaseUrl": f"{base_url}{RPC_PATH}/",
+        "rpcBaseUrl": f"{rpc_url}{RPC_PATH}/",
         "httpBaseUrl": f"{base_url}{WEBHOOK_PATH}/",
         "maxGrpcMessageSizeInBytes": 0,
         "grpcHttpClientTimeout": "00:01:40",
@@ -78,11 +80,12 @@ def _json_or_raw(text):
 
 class ManagementApi:
     def __init__(self, hub: TaskHub, dispatcher: OrchestrationDispatcher, system_key: str,
-                 orchestrator_names: set[str]):
+                 orchestrator_names: set[str], base_url: str):
         self.hub = hub
         self.dispatcher = dispatcher
         self.system_key = system_key
         self.orchestrator_names = orchestrator_names
+        self.base_url = base_url
 
     async def handle(self, request: web.Request, path: str, rpc: bool) -> web.StreamResponse:
         parts = [p for p in path.split("/") if p]
@@ -133,7 +136,7 @@ class ManagementApi:
             await self.create_instance(instance_id, name, input_json)
         except InstanceExists as exists:
             return web.json_response({"ExceptionMessage": str(exists)}, status=409)
-        payload = self.status_urls(request, instance_id)
+        payload = self.status_urls(request, instance_id, rpc)
         return web.json_response(payload, status=202, headers={
             "Location": payload["statusQueryGetUri"], "Retry-After": "10"})
 
@@ -149,8 +152,10 @@ class ManagementApi:
         await self.hub.send_control(instance_id, start_message(execution_id, name, input_json))
         self.dispatcher.notify(instance_id)
 
-    def status_urls(self, request: web.Request, instance_id: str) -> dict:
-        base = f"{request.scheme}://{request.host}{WEBHOOK_PATH}"
+    def status_urls(self, request: web.Request, instance_id: str, rpc: bool) -> dict:
+        """Webhook URLs as the caller reached the app; from the RPC listener, as the app's port is reached."""
+        origin = self.base_url if rpc else f"{request.scheme}://{request.host}"
+        base = f"{origin}{WEBHOOK_PATH}"
         query = f"taskHub={self.hub.hub_name}&connection=Storage&code={self.system_key}"
         urls = management_urls(base, quote(instance_id, safe=""), query)
         return {"id": instance_id, **urls}

@@ -2,14 +2,20 @@
 from __future__ import annotations
 
 import json
+import socket
 import uuid
+from urllib.parse import urlsplit
 
 import pytest
 import requests
+from azure.storage.blob import BlobServiceClient
 
+from devhost.http_server import DEFAULT_RPC_PORT, RPC_FALLBACK_PORTS
 from tests.harness import APPS, wait_for
+from tests.model_builders import zip_folder
 
 FEATURES = APPS / "durable_features"
+WEBHOOK = "runtime/webhooks/durabletask"
 
 
 @pytest.fixture
@@ -32,6 +38,14 @@ def status_via_sdk(runtime, instance_id: str) -> dict:
     response = runtime.get(f"api/instances/{instance_id}")
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def system_key(storage: str, runtime) -> str:
+    """The durable extension's system key, from the host keys blob."""
+    blob = BlobServiceClient.from_connection_string(storage).get_blob_client(
+        "azure-webjobs-secrets", f"{runtime.host_id}/host.json")
+    keys = json.loads(blob.download_blob().readall())["systemKeys"]
+    return next(key["value"] for key in keys if key["name"] == "durabletask_extension")
 
 
 def test_an_app_written_like_the_official_samples_runs_unmodified(start_runtime):
@@ -213,3 +227,85 @@ def test_the_check_status_webhook_urls_raise_terminate_and_purge(features):
     purged = requests.delete(forever["purgeHistoryDeleteUri"], timeout=10)
     assert purged.json() == {"instancesDeleted": 1}
     assert requests.get(forever["statusQueryGetUri"], timeout=10).status_code == 404
+
+
+# -- the SDK's RPC endpoint ----------------------------------------------------------------------------
+BINDING_APP = """
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.ANONYMOUS)
+
+
+@app.route(route="binding")
+@app.generic_input_binding(arg_name="client", type="durableClient")
+def binding(req: func.HttpRequest, client: str) -> func.HttpResponse:
+    return func.HttpResponse(client, mimetype="application/json")
+"""
+
+
+def test_the_apps_port_does_not_serve_the_sdks_rpc_endpoint(features, storage):
+    code = system_key(storage, features)
+    calls = [("GET", "durabletask/instances"), ("DELETE", "durabletask/instances"),
+             ("GET", "durabletask/instances/x"), ("DELETE", "durabletask/instances/x"),
+             ("POST", "durabletask/instances/x/terminate"), ("POST", "durabletask/orchestrators/chain"),
+             ("POST", "durabletask/orchestrators/chain/by-rpc")]
+    for method, path in calls:
+        for key in (None, features.master_key, code):
+            answer = requests.request(method, features.url(path), params={"code": key} if key else None,
+                                      data="1", timeout=30)
+            assert answer.status_code == 404, (method, path, answer.status_code, answer.text)
+    listed = requests.get(features.url(f"{WEBHOOK}/instances"), params={"code": code}, timeout=30)
+    assert (listed.status_code, listed.json()) == (200, [])
+
+
+def test_the_rpc_base_url_is_a_loopback_listener_of_its_own_on_another_port_when_17071_is_taken(
+        start_runtime, tmp_path):
+    (tmp_path / "function_app.py").write_text(BINDING_APP)
+    (tmp_path / "host.json").write_text('{"version": "2.0"}')
+    with socket.socket() as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as a server would, past TIME_WAITs
+        try:
+            holder.bind(("127.0.0.1", DEFAULT_RPC_PORT))
+            holder.listen()
+            held = True
+        except OSError:  # another host has it, and may let it go meanwhile
+            held = False
+        runtime = start_runtime(tmp_path)
+    binding = runtime.get("api/binding", key=False).json()
+    rpc = urlsplit(binding["rpcBaseUrl"])
+    assert (rpc.scheme, rpc.hostname, rpc.path) == ("http", "127.0.0.1", "/durabletask/")
+    assert rpc.port != runtime.port
+    assert rpc.port in RPC_FALLBACK_PORTS or (not held and rpc.port == DEFAULT_RPC_PORT)
+    assert binding["baseUrl"] == runtime.url(WEBHOOK)
+    assert requests.get(f"{binding['rpcBaseUrl']}instances", timeout=30).json() == []
+    assert requests.get(f"http://127.0.0.1:{rpc.port}/api/binding", timeout=30).status_code == 404
+    browser = {"Origin": "http://example.com"}
+    assert requests.get(f"{binding['rpcBaseUrl']}instances", headers=browser, timeout=30).status_code == 403
+    rebound = {"Host": f"rebound.example:{rpc.port}"}
+    assert requests.get(f"{binding['rpcBaseUrl']}instances", headers=rebound, timeout=30).status_code == 403
+
+
+def test_no_answer_of_the_products_api_carries_the_durable_system_key(product, storage, tmp_path):
+    """A job submitted, shown and listed: its orchestration starts through the SDK, and nothing of the RPC
+    endpoint's answer (status URLs with the system key) reaches the product's callers."""
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model" / "weights.bin").write_bytes(b"weights")
+    name = f"rpc-{uuid.uuid4().hex[:8]}"
+    answers = [product.post(f"api/models/{name}/versions", data=zip_folder(tmp_path / "model"),
+                            params={"filename": "model.zip"}),
+               product.post("api/codes", data=b"def init():\n    pass\n", params={"filename": "score.py"}),
+               product._call("PUT", f"api/batchEndpoints/{name}", True, json={})]
+    model, code = answers[0].json(), answers[1].json()
+    deployment = {"type": "model", "model": model["id"],
+                  "code_configuration": {"code": code["id"], "scoring_script": "score.py"}}
+    answers.append(product._call("PUT", f"api/batchEndpoints/{name}/deployments/main", True, json=deployment))
+    answers.append(product.post(f"api/batchEndpoints/{name}/jobs",
+                                json={"input": "azureml://datastores/workspaceblobstore/paths/nothing/"}))
+    job = answers[-1].json()["name"]
+    answers += [product.get(f"api/jobs/{job}"), product.get(f"api/batchEndpoints/{name}/jobs")]
+    assert [answer.status_code for answer in answers] == [201, 201, 201, 201, 202, 200, 200], answers[-3].text
+    key = system_key(storage, product)
+    for answer in answers:
+        assert key not in answer.text and key not in str(answer.headers), answer.url
+    started = requests.get(product.url(f"{WEBHOOK}/instances/{job}"), params={"code": key}, timeout=30)
+    assert started.status_code != 404, started.text  # the job's orchestration was started through the SDK
