@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import random
 from typing import Callable, Iterator
 
@@ -20,6 +21,8 @@ from .keys import HostKeys
 log = logging.getLogger("devhost.http")
 LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 ALL_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
+BODY_LIMIT_SETTING = "FUNCTIONS_REQUEST_BODY_SIZE_LIMIT"
+DEFAULT_BODY_LIMIT_BYTES = 100 * 1024 * 1024  # the Functions host's HTTP request limit; larger bodies are a 413
 RPC_HOST = "127.0.0.1"
 DEFAULT_RPC_PORT = 17071
 RPC_FALLBACK_PORTS = range(30000, 31000)  # the extension's range: below the usual ephemeral ports
@@ -90,7 +93,8 @@ class HttpFrontend:
         return [m.upper() for m in spec.trigger.get("methods") or ALL_METHODS]
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=1024**3)
+        limit = int(os.environ.get(BODY_LIMIT_SETTING) or DEFAULT_BODY_LIMIT_BYTES)
+        app = web.Application(client_max_size=limit)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 
@@ -170,7 +174,8 @@ class RpcEndpoint:
         return f"http://{RPC_HOST}:{self.port}"
 
     def application(self) -> web.Application:
-        app = web.Application(client_max_size=1024**3)
+        limit = int(os.environ.get(BODY_LIMIT_SETTING) or DEFAULT_BODY_LIMIT_BYTES)
+        app = web.Application(client_max_size=limit)
         app.router.add_route("*", "/{tail:.*}", self.dispatch)
         return app
 

@@ -11,11 +11,14 @@ from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import azure.functions as func
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 
-from registry.errors import PayloadTooLarge, RangeNotSatisfiable, SystemFailure, ValidationFailed, WorkspaceError
+from registry.errors import (
+    PayloadTooLarge, RangeNotSatisfiable, StorageUnavailable, SystemFailure, ValidationFailed, WorkspaceError,
+)
 from registry.optimistic import Preconditions
-from registry.uploads import check_upload
 from registry.storage import Record
+from registry.uploads import check_upload
 
 log = logging.getLogger("batch_endpoints.api")
 DEFAULT_MAX_JSON_BODY_BYTES = 1024 * 1024  # twice the largest record the registry keeps (MAX_RECORD_CHARS)
@@ -39,7 +42,9 @@ OPERATIONS: list[Operation] = []
 
 
 def error_response(error: WorkspaceError) -> func.HttpResponse:
-    return func.HttpResponse(json.dumps(error.to_body()), status_code=error.status, mimetype="application/json")
+    headers = {"Retry-After": str(error.retry_after_seconds)} if isinstance(error, StorageUnavailable) else {}
+    return func.HttpResponse(json.dumps(error.to_body()), status_code=error.status, mimetype="application/json",
+                             headers=headers)
 
 
 def api(bp, route: str, methods: list[str], summary: str, *, request_schema: type | None = None,
@@ -78,6 +83,10 @@ def _error_answer(req: func.HttpRequest, error: Exception) -> func.HttpResponse:
         if not error.is_user_error:
             log.error("system error in %s %s", req.method, req.url, exc_info=error)
         return error_response(error)
+    if isinstance(error, (ServiceRequestError, ServiceResponseError)):
+        log.warning("storage did not answer in %s %s: %s", req.method, req.url, error)
+        return error_response(StorageUnavailable(
+            f"Storage did not answer ({type(error).__name__}); retry in {StorageUnavailable.retry_after_seconds} s."))
     log.error("unexpected error in %s %s", req.method, req.url, exc_info=error)
     return error_response(SystemFailure("An internal error occurred; see the app's log."))
 

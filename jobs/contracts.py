@@ -7,6 +7,8 @@ from enum import Enum
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from .settings import DEFAULT_ERROR_CHARS
+
 
 class Payload(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -22,6 +24,14 @@ class JobError(Payload):
 
     def to_json(self) -> dict:
         return self.model_dump(mode="json", exclude_none=True)
+
+    @classmethod
+    def system(cls, failure: Exception) -> "JobError":
+        """An activity that kept failing, told in its reason's words: the worker's traceback that the failure
+        carries stays in the logs, never server paths in the job's answer."""
+        text = str(failure)
+        reason = text.split("Traceback (most recent call last)", 1)[0].strip() or type(failure).__name__
+        return cls(code="SystemError", message=reason[:DEFAULT_ERROR_CHARS])
 
 
 # -- between the orchestration and its activities --------------------------------------------------------

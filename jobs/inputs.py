@@ -8,16 +8,27 @@ import urllib.error
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.storage.blob import ContainerClient
 
 from registry.blob_reads import copy_blob
 from registry.datastores import DatastoreService
-from registry.errors import ReferenceNotFound, ValidationFailed
+from registry.errors import ReferenceNotFound, UserError, ValidationFailed
 from registry.outbound import open_url
 from registry.refs import DatastorePath, parse_datastore_uri
 from registry.storage import blob_properties
 
 from .settings import DEFAULT_LINE_PROBE_BYTES, DEFAULT_URL_TIMEOUT_SECONDS
+
+
+class DatastoreUnreachable(UserError):
+    """The input's datastore refused or dropped the connection, after the client's bounded retries."""
+
+    code = "DatastoreUnreachable"
+
+
+def _first_line(error: Exception) -> str:
+    return (str(error).strip().splitlines() or [type(error).__name__])[0][:300]
 
 
 @dataclass(frozen=True)
@@ -48,6 +59,17 @@ class InputReader:
             return [InputFile(name, uri, -1)]
         location = parse_datastore_uri(uri, "input")
         container = self.datastores.container(location.datastore, field="input")
+        try:
+            return self._list_blobs(container, location, uri, input_type)
+        except (ServiceRequestError, ServiceResponseError) as error:
+            raise DatastoreUnreachable(
+                f"Datastore '{location.datastore}' did not answer at {container.primary_endpoint.split('?')[0]} "
+                f"({_first_line(error)}). Check its account_url and that the storage account can be reached "
+                "from the app.") from None
+
+    @staticmethod
+    def _list_blobs(container: ContainerClient, location: DatastorePath, uri: str,
+                    input_type: str | None) -> list[InputFile]:
         path = location.path
         if input_type != "uri_folder" and path and not path.endswith("/"):
             properties = blob_properties(container, path)

@@ -22,7 +22,7 @@ from jobs.engine import current_engine
 from jobs.lifecycle import finish_job, prepare_job
 from jobs.planning import mini_batches_per_activity, slices
 from jobs.running import MiniBatchRunner
-from jobs.settings import (DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS, DEFAULT_ERROR_CHARS,
+from jobs.settings import (DEFAULT_ACTIVITY_ATTEMPTS, DEFAULT_ACTIVITY_FIRST_RETRY_MS,
                            DEFAULT_RESCORE_ROUNDS)
 from jobs.verdict import over_threshold
 
@@ -57,7 +57,7 @@ def score_job(context: df.DurableOrchestrationContext):
             if outcome.stopped:
                 break
     except Exception as failure:  # an activity kept failing for a system reason: the job fails, never hangs
-        error = JobError(code="SystemError", message=str(failure)[:DEFAULT_ERROR_CHARS])
+        error = JobError.system(failure)
     return (yield from finish(context, FinishTask(job=job, error=error, rescore_rounds_left=0 if error else rounds),
                               max(1, window), threshold))
 
@@ -76,8 +76,7 @@ def finish(context: df.DurableOrchestrationContext, task: FinishTask, window: in
                     for index in decided.missing[start:start + window]])
             task = task.model_copy(update={"rescore_rounds_left": task.rescore_rounds_left - 1})
         except Exception as failure:  # scoring them again kept failing for a system reason
-            task = FinishTask(job=task.job, error=JobError(code="SystemError",
-                                                           message=str(failure)[:DEFAULT_ERROR_CHARS]))
+            task = FinishTask(job=task.job, error=JobError.system(failure))
 
 
 @bp.orchestration_trigger(context_name="context")

@@ -14,16 +14,22 @@ import urllib3
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import BlobSasPermissions, ContainerClient, generate_blob_sas
 
+from .storage import (
+    DEFAULT_STORAGE_BACKOFF_SECONDS, DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS, DEFAULT_STORAGE_READ_TIMEOUT_SECONDS,
+    DEFAULT_STORAGE_RETRIES,
+)
+
 DEFAULT_SAS_MINUTES = 15
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 DEFAULT_WHOLE_READ_BYTES = 16 * 1024 * 1024  # a body up to this size is read in one call (urllib3's fast path)
 DEFAULT_POOL_CONNECTIONS = 16
 DEFAULT_BODY_ATTEMPTS = 3  # a body cut short is read again from its start
-DEFAULT_RETRIES = urllib3.Retry(total=3, backoff_factor=0.5, status_forcelist=(500, 502, 503, 504),
-                                allowed_methods=("GET",))
+DEFAULT_RETRIES = urllib3.Retry(total=DEFAULT_STORAGE_RETRIES, backoff_factor=DEFAULT_STORAGE_BACKOFF_SECONDS,
+                                status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",))
 
 _POOL_OPTIONS = {"maxsize": DEFAULT_POOL_CONNECTIONS, "retries": DEFAULT_RETRIES,
-                 "timeout": urllib3.Timeout(connect=20, read=120)}
+                 "timeout": urllib3.Timeout(connect=DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS,
+                                            read=DEFAULT_STORAGE_READ_TIMEOUT_SECONDS)}
 _pool = urllib3.PoolManager(**_POOL_OPTIONS)
 
 

@@ -83,3 +83,11 @@ class ReferenceNotFound(UserError):
 
     code = "ReferenceNotFound"
     status = 400
+
+
+class StorageUnavailable(SystemFailure):
+    """The app's storage (or a datastore) did not answer: worth retrying soon, not a bug."""
+
+    code = "ServiceUnavailable"
+    status = 503
+    retry_after_seconds = 10  # about an emulator's restart or a storage account's failover blip

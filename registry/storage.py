@@ -13,12 +13,18 @@ from urllib.parse import urlsplit
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableClient, TableServiceClient
-from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient
+from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient, LinearRetry
 
 from .defaults import MAX_RECORD_CHARS
 from .errors import AlreadyExists, NotFound, PreconditionFailed, ValidationFailed
 
 STORAGE_SETTING = "AzureWebJobsStorage"
+# Every client's bounds: a storage account that does not answer fails the call in seconds, not in the SDK's
+# minutes (its blob retries wait 15 s, 18 s, 24 s), so it neither holds a worker other jobs need nor an API call.
+DEFAULT_STORAGE_RETRIES = 3  # retries after the first attempt: rides out a blip or an emulator restarting
+DEFAULT_STORAGE_BACKOFF_SECONDS = 1.0  # the pause before each retry (tables double it each time)
+DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS = 5  # a TCP connect on a working network takes milliseconds
+DEFAULT_STORAGE_READ_TIMEOUT_SECONDS = 30  # between two reads of an answer; a large blob streams all along
 BODY_PART_CHARS = 30_000  # a Table string property holds 64 KiB of UTF-16: a record's JSON is kept in parts
 DEV_STORAGE = "UseDevelopmentStorage=true"
 # The emulator's well-known development account (public, documented; not a secret).
@@ -144,8 +150,8 @@ class WorkspaceStorage:
 
     def __init__(self, conn: str):
         self.connection_string = conn
-        self._tables = TableServiceClient.from_connection_string(conn)
-        self.blobs = BlobServiceClient.from_connection_string(conn)
+        self._tables = TableServiceClient.from_connection_string(conn, **table_client_options())
+        self.blobs = BlobServiceClient.from_connection_string(conn, **blob_client_options())
         self._ready: set[str] = set()
 
     def table(self, name: str) -> RecordTable:
@@ -168,18 +174,31 @@ class WorkspaceStorage:
         return client
 
 
+def blob_client_options() -> dict:
+    return {"retry_policy": LinearRetry(backoff=DEFAULT_STORAGE_BACKOFF_SECONDS, retry_total=DEFAULT_STORAGE_RETRIES,
+                                        random_jitter_range=DEFAULT_STORAGE_BACKOFF_SECONDS / 2),
+            "connection_timeout": DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS,
+            "read_timeout": DEFAULT_STORAGE_READ_TIMEOUT_SECONDS}
+
+
+def table_client_options() -> dict:
+    return {"retry_total": DEFAULT_STORAGE_RETRIES, "retry_backoff_factor": DEFAULT_STORAGE_BACKOFF_SECONDS,
+            "connection_timeout": DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS,
+            "read_timeout": DEFAULT_STORAGE_READ_TIMEOUT_SECONDS}
+
+
 def datastore_container(container_name: str, *, account_url: str | None = None, account_name: str | None = None,
                         account_key: str | None = None, sas_token: str | None = None,
                         connection_string: str | None = None) -> ContainerClient:
     """A client for a registered datastore's container, with its own credential."""
     if connection_string:
-        service = BlobServiceClient.from_connection_string(connection_string)
+        service = BlobServiceClient.from_connection_string(connection_string, **blob_client_options())
     else:
         credential: Any = sas_token
         if account_key:
             credential = {"account_name": account_name or _account_from_url(account_url or ""),
                           "account_key": account_key}
-        service = BlobServiceClient(account_url, credential=credential)
+        service = BlobServiceClient(account_url, credential=credential, **blob_client_options())
     return service.get_container_client(container_name)
 
 

@@ -15,6 +15,8 @@ from azure.storage.blob import BlobServiceClient
 from tests.model_builders import onnx_model_bytes
 
 MIB = 1024 * 1024
+HOST_BODY_LIMIT = 8 * MIB  # the host's request limit for this module (100 MiB by default)
+OPEN_ROUTES = {"health", "openapi.json", "studio/{*path}"}  # all that answers without a key
 
 
 def unique(prefix: str) -> str:
@@ -47,6 +49,11 @@ class Case:
     data: bytes | str | None = None
     params: dict = field(default_factory=dict)
     headers: dict = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def product(start_product):
+    return start_product(BATCH_OUTBOUND_ALLOW="127.0.0.1", FUNCTIONS_REQUEST_BODY_SIZE_LIMIT=str(HOST_BODY_LIMIT))
 
 
 @pytest.fixture(scope="module")
@@ -87,8 +94,10 @@ def cases(world: dict) -> list[Case]:
              json={"tags": {"big": "x" * 40_000}}),
         Case("properties of 600 KB", "PUT", f"api/batchEndpoints/{unique('ep')}", 400, "properties",
              json={"properties": {"notes": "x" * 600_000}}),
-        Case("a JSON body of 50 MB", "PUT", f"api/batchEndpoints/{unique('ep')}", 413, "body",
-             data=json.dumps({"description": "x" * (50 * MIB)}), headers={"Content-Type": "application/json"}),
+        Case("a JSON body of 2 MB", "PUT", f"api/batchEndpoints/{unique('ep')}", 413, "body",
+             data=json.dumps({"description": "x" * (2 * MIB)}), headers={"Content-Type": "application/json"}),
+        Case("an upload over the host's request limit", "POST", f"api/data/{unique('d')}/versions", 413,
+             data=b"a,b\n" + b"1,2\n" * (HOST_BODY_LIMIT // 4), params={"filename": "big.csv", "type": "uri_file"}),
         Case("JSON nested 5,000 deep", "PUT", f"api/batchEndpoints/{unique('ep')}", 400, "body",
              data=nested(5000), headers={"Content-Type": "application/json"}),
         Case("JSON nested 100 deep", "POST", jobs, 400, "body",
@@ -201,3 +210,19 @@ def blob_names(storage: str) -> set[str]:
         if container.name in ("workspaceblobstore",):
             names |= {f"{container.name}/{b.name}" for b in service.get_container_client(container.name).list_blobs()}
     return names
+
+
+def test_every_route_but_health_openapi_and_the_studio_answers_401_without_a_key(product):
+    document = product.get("api/openapi.json", key=False).json()
+    operations = [(method.upper(), path) for path, item in document["paths"].items() for method in item]
+    assert len(operations) > 40
+    for method, path in operations:
+        route = path.removeprefix("/api/")
+        if route in OPEN_ROUTES:
+            continue
+        concrete = "api/" + route.replace("{*path}", "x/y").replace("{", "").replace("}", "")
+        answer = product._call(method, concrete, False, json={})
+        assert answer.status_code == 401, f"{method} {path} answered {answer.status_code} without a key"
+        assert product._call(method, concrete, False, json={}, headers={"x-functions-key": "wrong"}).status_code == 401
+    assert product.get("api/health", key=False).status_code == 200
+    assert product.get("api/studio/index.html", key=False).status_code == 200
