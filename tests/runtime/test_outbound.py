@@ -100,6 +100,28 @@ def test_redirects_are_checked_before_they_are_followed(monkeypatch):
         server.shutdown()
 
 
+def test_a_name_that_resolves_elsewhere_when_connecting_is_refused_on_the_address_connected_to(monkeypatch):
+    """DNS rebinding: the name passes the check with a public address, then answers the metadata address when
+    the connection is made; the connection is refused before it is made."""
+    import socket
+
+    real = socket.getaddrinfo
+    answers = iter(["93.184.216.34"])
+
+    def rebinding(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real(host, port, *args, **kwargs)
+        address = next(answers, "169.254.169.254")
+        return [(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP, "", (address, port or 80))]
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    connected = []
+    monkeypatch.setattr(socket.socket, "connect", lambda self, target: connected.append(target))
+    with pytest.raises(OutboundRefused, match="link-local"):
+        open_url("http://rebind.example/data.csv", "input", 5)
+    assert connected == []
+
+
 def test_the_api_refuses_such_inputs_data_assets_datastores_and_climbing_paths_naming_the_field(strict):
     endpoint = unique("outbound")
     assert call(strict, "PUT", f"api/batchEndpoints/{endpoint}", json={}).status_code == 201
