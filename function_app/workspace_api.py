@@ -69,6 +69,13 @@ def show_datastore(req: func.HttpRequest) -> func.HttpResponse:
     return respond(datastore_view(record), record=record)
 
 
+@api(bp, "datastores/{name}/paths", ["GET"], "Browse a datastore: the folders and files right under ?prefix= "
+     "(a folder path ending in '/'; ?next= continues a long folder), each with its azureml:// URI", tag="datastores")
+def browse_datastore(req: func.HttpRequest) -> func.HttpResponse:
+    return respond(current_registry().datastores.browse(req.route_params["name"], req.params.get("prefix") or "",
+                                                        req.params.get("next")))
+
+
 @api(bp, "datastores/{name}", ["PUT"], "Create or replace an Azure Blob datastore (If-Match: ETag guards the replace)", request_schema=DatastoreSpec,
      tag="datastores")
 def put_datastore(req: func.HttpRequest) -> func.HttpResponse:

@@ -1,4 +1,4 @@
-"""Folders in blob storage: upload a local folder under a prefix, download one, delete one."""
+"""Folders in blob storage: upload a local folder under a prefix, download one, delete one, browse one level."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -46,3 +46,21 @@ def delete_prefix(container: ContainerClient, prefix: str) -> int:
     for name in names:
         container.delete_blob(name)
     return len(names)
+
+
+DEFAULT_BROWSE_ENTRIES = 1000  # entries of one folder listed at once; a `next` marker gives the rest
+
+
+def browse(container: ContainerClient, prefix: str, marker: str | None = None) -> dict:
+    """One level of a container under prefix, as a file browser shows it: its folders and its files (size,
+    modified), at most DEFAULT_BROWSE_ENTRIES, with a `next` marker when more follow."""
+    pages = container.walk_blobs(name_starts_with=prefix or None, delimiter="/",
+                                 results_per_page=DEFAULT_BROWSE_ENTRIES).by_page(continuation_token=marker)
+    folders, files = [], []
+    for entry in next(pages, []):
+        if entry.name.endswith("/"):
+            folders.append(entry.name)
+        else:
+            files.append({"path": entry.name, "size": entry.size,
+                          "modified_at": entry.last_modified.isoformat() if entry.last_modified else None})
+    return {"prefix": prefix, "folders": folders, "files": files, "next": pages.continuation_token}

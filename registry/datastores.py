@@ -2,14 +2,17 @@
 registered Azure Blob containers. Credentials are kept, never shown."""
 from __future__ import annotations
 
+from azure.core.exceptions import ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
+from .blob_folders import browse
 from .clock import now_iso
 from .defaults import DEFAULT_DATASTORE
-from .errors import Conflict, ReferenceNotFound, ValidationFailed
+from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed
 from .names import check_datastore_name
 from .optimistic import Preconditions, check_if_match
 from .outbound import check_url
+from .refs import DatastorePath, parse_datastore_uri
 from .resources import DatastoreSpec, parse
 from .storage import Record, WorkspaceStorage, datastore_container
 
@@ -73,6 +76,20 @@ class DatastoreService:
         record = self.get(name)
         check_if_match(record.etag, if_match, f"Datastore '{name}'")
         self.table.delete(PARTITION, name, record.etag)
+
+    def browse(self, name: str, prefix: str, marker: str | None = None) -> dict:
+        """The folders and files right under prefix, each with the azureml:// URI a job input or data asset takes."""
+        self.get(name)
+        location = parse_datastore_uri(str(DatastorePath(name, prefix)), "prefix")
+        container = self.container(name)
+        try:
+            listed = browse(container, location.path, marker)
+        except ResourceNotFoundError:
+            raise NotFound(f"Datastore '{name}' names container '{container.container_name}', which does not exist.",
+                           target="name") from None
+        return {**listed, "folders": [{"path": folder, "uri": str(DatastorePath(name, folder))}
+                                      for folder in listed["folders"]],
+                "files": [{**file, "uri": str(DatastorePath(name, file["path"]))} for file in listed["files"]]}
 
     def container(self, name: str, field: str = "datastore") -> ContainerClient:
         """A client for the datastore's container, with its own credentials."""

@@ -465,3 +465,22 @@ def test_data_assets_are_listed_by_their_latest_version(product):
                                                         "path": f"azureml://datastores/workspaceblobstore/paths/{path}"})
     listed = {d["name"]: d for d in product.get("api/data").json()["value"]}
     assert listed[name]["version"] == 2 and listed[name]["path"].endswith("/b.csv")
+
+
+def test_a_datastore_is_browsed_one_folder_at_a_time_with_uris_a_job_takes(product, storage):
+    root = unique("browse")
+    assert product.get("api/datastores/workspaceblobstore").status_code == 200  # the default's container is made
+    client = BlobServiceClient.from_connection_string(storage).get_container_client("workspaceblobstore")
+    for name in ("a.csv", "b.csv", "sub/c.csv", "sub/deeper/d.csv"):
+        client.upload_blob(f"{root}/{name}", b"x,y\n1,2\n", overwrite=True)
+    top = product.get("api/datastores/workspaceblobstore/paths", params={"prefix": f"{root}/"}).json()
+    assert [f["path"] for f in top["files"]] == [f"{root}/a.csv", f"{root}/b.csv"]
+    assert top["files"][0]["size"] == 8 and top["next"] is None
+    assert top["folders"] == [{"path": f"{root}/sub/",
+                               "uri": f"azureml://datastores/workspaceblobstore/paths/{root}/sub/"}]
+    inner = product.get("api/datastores/workspaceblobstore/paths", params={"prefix": f"{root}/sub/"}).json()
+    assert [f["path"] for f in inner["files"]] == [f"{root}/sub/c.csv"]
+    assert [f["path"] for f in inner["folders"]] == [f"{root}/sub/deeper/"]
+    climbing = product.get("api/datastores/workspaceblobstore/paths", params={"prefix": f"{root}/../"})
+    assert climbing.status_code == 400 and error_of(climbing)["target"] == "prefix"
+    assert product.get("api/datastores/nosuchstore/paths").status_code == 404
