@@ -182,11 +182,11 @@ def test_bad_schedules_are_refused_naming_the_field(app, model):
     cases = [
         ({"endpoint_name": "no-such-endpoint", "trigger": {"type": "cron", "expression": "* * * * *"},
           "create_job": {"input": "x:1"}}, "endpoint_name"),
-        (schedule_body(name, "x:1", trigger={"type": "cron", "expression": "not cron"}), "trigger.cron.expression"),
+        (schedule_body(name, "x:1", trigger={"type": "cron", "expression": "not cron"}), "trigger.expression"),
         (schedule_body(name, "x:1", trigger={"type": "recurrence", "frequency": "fortnight", "interval": 1}),
-         "trigger.recurrence.frequency"),
+         "trigger.frequency"),
         (schedule_body(name, "x:1", trigger={"type": "cron", "expression": "* * * * *", "time_zone": "Mars/Base"}),
-         "trigger.cron.time_zone"),
+         "trigger.time_zone"),
         (schedule_body(name, "x:1", create_job={"inputs": "x"}), "create_job.input"),
     ]
     for body, target in cases:
