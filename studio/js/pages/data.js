@@ -2,7 +2,7 @@
 // the datastores browsed folder by folder; any data asset version or datastore path can be taken to a job.
 import { api } from "../api.js";
 import { bytes, datastoreBrowser } from "../datastore_browser.js";
-import { h, clearErrors, field, input, mount, notice, select, showErrors, table, when } from "../dom.js";
+import { h, atField, clearErrors, field, input, mount, notice, select, showErrors, table, when } from "../dom.js";
 import { versionsSection } from "../versions.js";
 import { zipFiles } from "../zip.js";
 
@@ -90,7 +90,9 @@ export async function render(main, { show } = {}) {
       await render(main, { show: asset.name });
     } catch (error) {
       status.textContent = "";
-      showErrors(form, error);
+      showErrors(form, error.status === 413 ? atField({ ...error, message: "The upload is larger than the app " +
+        "takes in one request (100 MiB unless its host is set otherwise): copy the files into a datastore and " +
+        "pick their folder below as the job input." }, "file") : error);
     } finally {
       create.disabled = false;
     }
