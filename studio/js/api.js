@@ -35,7 +35,8 @@ export function downloadUrl(url) {
   return link.toString();
 }
 
-export async function call(method, path, { json, body, query, headers = {}, key } = {}) {
+/** The answer of a call that succeeded; a failed one throws an ApiError with the API's message. */
+async function send(method, path, { json, body, query, headers = {}, key } = {}) {
   const options = { method, headers: { "x-functions-key": key ?? functionKey.get() ?? "", ...headers } };
   if (json !== undefined) {
     options.body = JSON.stringify(json);
@@ -50,19 +51,30 @@ export async function call(method, path, { json, body, query, headers = {}, key 
   } catch (failure) {
     throw new ApiError(0, { code: "Unreachable", message: `The app did not answer (${failure.message}).` });
   }
+  if (answer.ok) return answer;
+  if (answer.status === 401) {
+    throw new ApiError(401, { code: "Unauthorized", message: "The function key was not accepted." });
+  }
+  const data = parse(await answer.text());
+  const error = data && data.error ? data.error : { message: typeof data === "string" && data ? data : answer.statusText };
+  throw new ApiError(answer.status, error);
+}
+
+function parse(text) {
+  if (!text) return null;
+  try { return JSON.parse(text); } catch { return text; }
+}
+
+export async function call(method, path, options) {
+  return parse(await (await send(method, path, options)).text());
+}
+
+/** The first `length` bytes of a file as text, and whether that is the whole file. */
+export async function readStart(path, length) {
+  const answer = await send("GET", path, { headers: { Range: `bytes=0-${length - 1}` } });
   const text = await answer.text();
-  let data = null;
-  if (text) {
-    try { data = JSON.parse(text); } catch { data = text; }
-  }
-  if (!answer.ok) {
-    if (answer.status === 401) {
-      throw new ApiError(401, { code: "Unauthorized", message: "The function key was not accepted." });
-    }
-    const error = data && data.error ? data.error : { message: typeof data === "string" && data ? data : answer.statusText };
-    throw new ApiError(answer.status, error);
-  }
-  return data;
+  const total = Number((answer.headers.get("content-range") || "").split("/")[1]);
+  return { text, whole: answer.status === 200 || (total > 0 && total <= length) };
 }
 
 export const api = {

@@ -1,12 +1,14 @@
 // The studio's shell: asks for the function key once per browser session, then routes #/ pages.
 import { api, ApiError, functionKey } from "./api.js";
-import { h, atField, field, input, mount, showErrors } from "./dom.js";
+import { h, atField, clearNotices, field, input, mount, showErrors } from "./dom.js";
 import * as endpoints from "./pages/endpoints.js";
 import * as endpoint from "./pages/endpoint.js";
 import * as wizard from "./pages/wizard.js";
 import * as models from "./pages/models.js";
 import * as jobForm from "./pages/job_form.js";
 import * as job from "./pages/job.js";
+import * as data from "./pages/data.js";
+import * as environments from "./pages/environments.js";
 
 const ROUTES = [
   [/^\/?$/, () => [endpoints, {}]],
@@ -16,28 +18,49 @@ const ROUTES = [
   [/^\/endpoints\/([^/]+)\/jobs\/new$/, (m) => [jobForm, { endpoint: m[1] }]],
   [/^\/create$/, () => [wizard, {}]],
   [/^\/models$/, () => [models, {}]],
+  [/^\/data$/, () => [data, {}]],
+  [/^\/environments$/, () => [environments, {}]],
   [/^\/jobs\/([^/]+)$/, (m) => [job, { name: m[1] }]],
 ];
 
+// The top menu's section of each page: the wizard and job pages belong to Endpoints, as in Azure ML studio.
+const SECTIONS = [[/^\/models/, "#/models"], [/^\/data/, "#/data"], [/^\/environments/, "#/environments"]];
+
+function sectionOf(path) {
+  const found = SECTIONS.find(([pattern]) => pattern.test(path));
+  return found ? found[1] : "#/endpoints";
+}
+
 const main = document.getElementById("main");
 let cleanup = null;
+let shown = 0;  // the navigation whose page is on screen
 
 function route() {
   const [path, search = ""] = location.hash.replace(/^#/, "").split("?");
   const query = Object.fromEntries(new URLSearchParams(search));
+  const mine = ++shown;
   if (cleanup) { cleanup(); cleanup = null; }
-  document.querySelectorAll("nav a").forEach((link) => {
-    link.classList.toggle("active", path.startsWith(link.getAttribute("href").slice(1)) ||
-      (path === "" && link.getAttribute("href") === "#/endpoints"));
+  clearNotices();
+  const section = sectionOf(path);
+  document.querySelectorAll("header.top nav a").forEach((link) => {
+    const current = link.getAttribute("href") === section;
+    link.classList.toggle("active", current);
+    if (current) link.setAttribute("aria-current", "page"); else link.removeAttribute("aria-current");
   });
   for (const [pattern, pick] of ROUTES) {
     const found = path.match(pattern);
     if (found) {
       const [page, params] = pick(found.map((part) => part && decodeURIComponent(part)));
-      mount(main, h("p", { class: "loading" }, "Loading..."));
-      Promise.resolve(page.render(main, { ...params, query }))
-        .then((stop) => { cleanup = typeof stop === "function" ? stop : null; })
-        .catch((error) => fail(error));
+      // Each page draws into its own holder: one still loading when the user moves on draws into a holder no
+      // longer shown, and its timers are stopped as soon as it is done.
+      const holder = h("div", { class: "page" }, h("p", { class: "loading" }, "Loading..."));
+      mount(main, holder);
+      Promise.resolve(page.render(holder, { ...params, query }))
+        .then((stop) => {
+          const stopper = typeof stop === "function" ? stop : null;
+          if (mine === shown) cleanup = stopper; else if (stopper) stopper();
+        })
+        .catch((error) => { if (mine === shown) fail(error); });
       return;
     }
   }
@@ -71,6 +94,7 @@ function askForKey(reason) {
   field("Function key", key, { field: "key" }),
   h("button", { type: "submit", class: "primary" }, "Continue"));
   document.body.classList.add("signed-out");
+  shown++;
   mount(main, form);
   key.focus();
 }

@@ -61,8 +61,13 @@ export function select(options, attrs = {}) {
   }));
 }
 
+/** Text with `code` spans as <code> elements, so messages can name commands without showing backticks. */
+export function prose(text) {
+  return String(text).split("`").map((part, index) => (index % 2 ? h("code", {}, part) : part));
+}
+
 export function table(columns, rows, { empty = "Nothing yet." } = {}) {
-  if (!rows.length) return h("p", { class: "empty" }, empty);
+  if (!rows.length) return h("p", { class: "empty" }, prose(empty));
   return h("table", {},
     h("thead", {}, h("tr", {}, columns.map(([title]) => h("th", {}, title)))),
     h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(row)))))));
@@ -134,11 +139,20 @@ export function confirmDialog(title, message, action = "Delete") {
   });
 }
 
-export function notice(text, kind = "info") {
+/** A passing message; `across` keeps it over the one navigation that its action causes (a delete, then back to
+ * the list), while every other navigation clears it, so no notice talks about a page left behind. */
+export function notice(text, kind = "info", { across = false } = {}) {
   const area = document.getElementById("notices");
-  const note = h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+  const note = h("div", { class: `notice ${kind}`, role: kind === "error" ? "alert" : "status",
+    dataset: { across: across ? "1" : "" } }, text);
   area.append(note);
   setTimeout(() => note.remove(), 6000);
+}
+
+export function clearNotices() {
+  document.querySelectorAll("#notices .notice").forEach((note) => {
+    if (note.dataset.across) note.dataset.across = ""; else note.remove();
+  });
 }
 
 export function busy(button, promise) {

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from tests.harness import wait_for
 from tests.model_builders import FEATURES, mlflow_model_folder, training_data, zip_folder
+from tests.studio.steps import BROKEN_CSV, deployment_row, field_error, sign_in
 
 SCORING_SCRIPT = '''
 import glob
@@ -66,27 +67,12 @@ def data_asset(product, files) -> str:
     return "studio-inputs"
 
 
-def sign_in(page: Page, product) -> None:
-    page.goto(product.url("api/studio/"))
-    page.get_by_label("Function key").fill(product.function_key)
-    page.get_by_role("button", name="Continue").click()
-    expect(page.get_by_role("heading", name="Batch endpoints")).to_be_visible()
-
-
-def field_error(page: Page, field: str):
-    return page.locator(f'.field:has([data-field="{field}"]) .field-error')
-
-
 def register_model(page: Page, name: str, path: Path) -> None:
     page.get_by_role("link", name="Models").click()
     page.get_by_label("Name", exact=True).fill(name)
     page.get_by_label("Model file").set_input_files(str(path))
     page.get_by_role("button", name="Register").click()
     expect(page.get_by_role("status").filter(has_text=f"Registered {name} version 1")).to_be_visible()
-
-
-def deployment_row(page: Page, name: str):
-    return page.locator("tr").filter(has=page.locator("td:first-child", has_text=name))
 
 
 def test_the_whole_flow_by_clicking(page: Page, product, files, data_asset, tmp_path):
@@ -201,8 +187,15 @@ def test_the_wizard_shows_the_api_message_next_to_the_field_and_leaves_nothing_b
     sign_in(page, product)
     page.get_by_role("link", name="+ Create").click()
 
-    # A bad endpoint name: the API's rule, next to the name, on the endpoint step.
+    # No step after Model opens while no model is chosen: the wizard stays there and says so.
     page.get_by_label("Endpoint name").fill("9-lives")
+    page.get_by_role("button", name="Review").click()
+    expect(page.get_by_label("Registered model")).to_be_visible()
+    expect(field_error(page, "deployment.model")).to_contain_text("Choose a registered model")
+    page.get_by_label("Registered model").select_option(index=1)
+    expect(field_error(page, "deployment.model")).to_have_count(0)
+
+    # A bad endpoint name: the API's rule, next to the name, on the endpoint step.
     page.get_by_role("button", name="Deployment", exact=True).click()
     page.get_by_label("Deployment name").fill("blue")
     page.get_by_role("button", name="Review").click()
@@ -210,16 +203,8 @@ def test_the_wizard_shows_the_api_message_next_to_the_field_and_leaves_nothing_b
     expect(page.get_by_label("Endpoint name")).to_be_visible()
     expect(field_error(page, "endpoint.name")).to_contain_text("Invalid name '9-lives'")
 
-    # A missing model: the API's message next to the model field; the new endpoint is not left behind.
+    # A setting out of range: the message sits next to that setting; the new endpoint is not left behind.
     page.get_by_label("Endpoint name").fill("studio-nomodel")
-    page.get_by_role("button", name="Review").click()
-    page.get_by_role("button", name="Create").click()
-    expect(page.get_by_label("Registered model")).to_be_visible()
-    expect(field_error(page, "deployment.model")).to_contain_text("Field required")
-    assert product.get("api/batchEndpoints/studio-nomodel").status_code == 404
-
-    # A setting out of range: the message sits next to that setting.
-    page.get_by_label("Registered model").select_option(index=1)
     page.get_by_role("button", name="Deployment", exact=True).click()
     page.get_by_label("Mini-batch size").fill("0")
     page.get_by_role("button", name="Review").click()
@@ -259,7 +244,6 @@ def test_model_and_job_forms_show_the_api_message_next_to_the_field(page: Page, 
     assert product.get("api/batchEndpoints/studio-forms/jobs").json()["value"] == []
 
 
-BROKEN_CSV = "f0,f1,f2,f3\nnot,a,number,here\n"
 SLOW_SCRIPT = '''
 import time
 
@@ -311,6 +295,8 @@ def test_job_details_show_each_failed_mini_batch_and_a_running_job_can_be_cancel
     page.get_by_role("dialog").get_by_role("button", name="Cancel job").click()
     expect(page.locator("#job-status")).to_have_text("Canceled", timeout=60_000)
     expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+    expect(page.locator("#job-progress")).to_have_class("bar-progress canceled")
+    expect(page.locator("#job-progress")).to_contain_text("Canceled")
 
 
 def test_the_endpoint_page_shows_its_schedules_and_inbox(page: Page, product, files, data_asset):

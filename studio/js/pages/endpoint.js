@@ -1,13 +1,23 @@
 // Endpoint details: scoring URI, deployments (default marked, update default, add, delete), delete endpoint;
 // the Jobs tab (auto-refreshing); the Schedules & inbox tab.
 import { api } from "../api.js";
-import { h, confirmDialog, duration, mount, notice, select, showErrors, table, when } from "../dom.js";
+import { h, confirmDialog, duration, mount, notice, prose, select, showErrors, table, when } from "../dom.js";
+import { progressBar, startedBy } from "../job_status.js";
 
 const REFRESH_MS = 3000;
 
 export async function render(main, { name, tab }) {
   const path = `batchEndpoints/${encodeURIComponent(name)}`;
-  const endpoint = await api.get(path);
+  const endpoint = await api.get(path).catch((error) => {
+    if (error.status !== 404) throw error;
+    return null;
+  });
+  if (!endpoint) {
+    mount(main, h("h1", {}, name), h("div", { class: "note", role: "note", "data-testid": "endpoint-gone" },
+      `There is no endpoint ${name}: it was deleted, or never made. Its jobs stay readable from their own pages. `,
+      h("a", { href: "#/endpoints" }, "Back to endpoints")));
+    return null;
+  }
   const link = (target, text) => h("a", { href: `#/endpoints/${encodeURIComponent(name)}${target}`,
     class: (target.slice(1) || "details") === tab ? "tab active" : "tab" }, text);
   const body = h("section", { class: "tab-body" });
@@ -69,7 +79,7 @@ async function detailsTab(body, endpoint, path) {
     if (!await confirmDialog(`Delete endpoint ${endpoint.name}?`, message)) return;
     try {
       await api.del(path);
-      notice(`Deleted endpoint ${endpoint.name}.`);
+      notice(`Deleted endpoint ${endpoint.name}.`, "info", { across: true });
       location.hash = "#/endpoints";
     } catch (error) { showErrors(area, error); }
   };
@@ -131,8 +141,8 @@ async function jobsTab(body, endpoint) {
       ["Created", (j) => when(j.created_at)],
       ["Duration", (j) => duration(j.duration_seconds ?? (j.started_at ? (Date.now() - Date.parse(j.started_at)) / 1000 : null))],
       ["Deployment", (j) => j.deployment],
-      ["Progress", (j) => h("progress", { max: 1, value: j.progress })],
-      ["Source", (j) => j.source?.kind || "invoke"],
+      ["Progress", (j) => progressBar(j)],
+      ["Started by", (j) => startedBy(j)],
     ], jobs, { empty: "No jobs yet: + Create job starts one." }));
   };
   mount(body, h("p", { class: "help" }, "Refreshes every few seconds."), list);
@@ -173,7 +183,7 @@ async function schedulesTab(body, endpoint) {
         `azureml://datastores/${inbox.datastore}/paths/${inbox.path || `inbox/${endpoint.name}/`}`)),
       h("dt", {}, "Debounce"), h("dd", {}, `${inbox.debounce_seconds}s`),
       h("dt", {}, "Deployment"), h("dd", {}, inbox.deployment_name || "the default")) :
-      h("p", { class: "empty" }, "No inbox: set `inbox` on the endpoint to score files dropped in a folder."),
+      h("p", { class: "empty" }, prose("No inbox: set `inbox` on the endpoint to score files dropped in a folder.")),
     inbox ? table([
       ["File", (f) => f.name],
       ["Arrived", (f) => when(f.arrived_at)],

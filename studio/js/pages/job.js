@@ -1,7 +1,9 @@
-// Job details: status, progress bar, counts, logs, per-mini-batch errors, downloads, cancel; refreshed until
-// the job ends.
+// Job details: status, progress bar, counts, pictures of its mini-batches and predictions, logs, per-mini-batch
+// errors, downloads, cancel; refreshed until the job ends.
 import { api, downloadUrl } from "../api.js";
 import { h, confirmDialog, duration, mount, notice, showErrors, table, when } from "../dom.js";
+import { predictionsPreview, rowsPerSecond, timeline } from "../job_pictures.js";
+import { progressBar, startedBy } from "../job_status.js";
 
 const TERMINAL = ["Completed", "Failed", "Canceled"];
 const REFRESH_MS = 2000;
@@ -11,14 +13,25 @@ export async function render(main, { name }) {
   const path = `jobs/${encodeURIComponent(name)}`;
   let timer = null;
   let stopped = false;
+  let endpointGone = null;
+  let preview = null;  // read once: the predictions file is committed when the job ends
   const refresh = async () => {
     const job = await api.get(path);
     const [batches, outputs] = await Promise.all([
       api.list(`${path}/mini-batches`), api.list(`${path}/outputs`)]);
     const overview = outputs.some((f) => f.path === OVERVIEW_LOG)
       ? await api.get(`${path}/outputs/${OVERVIEW_LOG}`).catch(() => "") : "";
+    if (endpointGone === null) {
+      endpointGone = await api.get(`batchEndpoints/${encodeURIComponent(job.endpoint)}`)
+        .then(() => false, (error) => error.status === 404);
+    }
+    const predictions = outputs.find((f) => f.path === job.output.file_name);
+    if (!preview && predictions && TERMINAL.includes(job.status)) {
+      preview = await predictionsPreview(path, predictions.path).catch((error) =>
+        h("p", { class: "form-error" }, `The predictions could not be read: ${error.message}`));
+    }
     if (stopped) return;
-    draw(main, job, batches, outputs, overview, path);
+    draw(main, { job, batches, outputs, overview, path, endpointGone, preview });
     if (TERMINAL.includes(job.status)) clearInterval(timer);
   };
   await refresh();
@@ -26,7 +39,17 @@ export async function render(main, { name }) {
   return () => { stopped = true; clearInterval(timer); };
 }
 
-function draw(main, job, batches, outputs, overview, path) {
+function previewPart(job, preview) {
+  if (preview) return preview;
+  if (job.settings.output_action === "summary_only") {
+    return h("p", { class: "empty" }, "The job writes no predictions file (output_action summary_only).");
+  }
+  return h("p", { class: "empty" }, TERMINAL.includes(job.status)
+    ? "No predictions file: a job that fails or is canceled commits none."
+    : "The predictions file is written when the job completes.");
+}
+
+function draw(main, { job, batches, outputs, overview, path, endpointGone, preview }) {
   const counts = job.counts;
   const ended = TERMINAL.includes(job.status);
   const cancel = h("button", { type: "button", class: "danger", onclick: async () => {
@@ -38,16 +61,20 @@ function draw(main, job, batches, outputs, overview, path) {
     } catch (error) { showErrors(main.querySelector(".job-head"), error); }
   } }, "Cancel job");
   const failed = batches.filter((b) => b.status === "failed");
-  const source = job.source || { kind: "invoke" };
   mount(main,
     h("p", { class: "crumbs" }, h("a", { href: "#/endpoints" }, "Endpoints"), " / ",
-      h("a", { href: `#/endpoints/${encodeURIComponent(job.endpoint)}/jobs` }, job.endpoint), " / ", job.name),
+      endpointGone ? `${job.endpoint} (deleted)`
+        : h("a", { href: `#/endpoints/${encodeURIComponent(job.endpoint)}/jobs` }, job.endpoint),
+      " / ", job.name),
+    endpointGone ? h("div", { class: "note", role: "note", "data-testid": "endpoint-gone" },
+      `The endpoint ${job.endpoint} was deleted. This job's record, logs and outputs stay; new jobs need another ` +
+      "endpoint. ", h("a", { href: "#/endpoints" }, "Back to endpoints")) : null,
     h("div", { class: "page-head job-head" },
       h("h1", {}, "Job ", h("span", { class: "mono" }, job.name)),
       h("span", { class: `status ${job.status.toLowerCase()}`, id: "job-status" }, job.status),
       ended ? null : cancel),
     h("div", { class: "progress-row" },
-      h("progress", { max: 1, value: job.progress, id: "job-progress" }),
+      progressBar(job, { id: "job-progress" }),
       h("span", {}, `${counts.mini_batches_done + counts.mini_batches_failed} of ${counts.mini_batches} mini-batches`)),
     job.error ? h("div", { class: "form-error", role: "alert" }, `${job.error.code}: ${job.error.message}`) : null,
     h("div", { class: "columns" },
@@ -56,7 +83,7 @@ function draw(main, job, batches, outputs, overview, path) {
         h("dt", {}, "Model"), h("dd", {}, job.model),
         h("dt", {}, "Input"), h("dd", {}, job.input.given || job.input.uri),
         h("dt", {}, "Output"), h("dd", {}, h("code", {}, job.output.uri)),
-        h("dt", {}, "Started by"), h("dd", {}, source.kind + (source.schedule ? ` ${source.schedule}` : "")),
+        h("dt", {}, "Started by"), h("dd", { id: "started-by" }, startedBy(job)),
         h("dt", {}, "Created"), h("dd", {}, when(job.created_at)),
         h("dt", {}, "Started"), h("dd", {}, when(job.started_at)),
         h("dt", {}, "Ended"), h("dd", {}, when(job.ended_at)),
@@ -68,6 +95,12 @@ function draw(main, job, batches, outputs, overview, path) {
         h("dt", {}, "Mini-batches failed"), h("dd", {}, counts.mini_batches_failed),
         h("dt", {}, "Files failed"), h("dd", {}, counts.files_failed),
         h("dt", {}, "Rows scored"), h("dd", { id: "count-rows" }, counts.rows_scored))),
+    h("h2", {}, "Mini-batch timeline"),
+    timeline(job, batches),
+    h("h2", {}, "Rows per second"),
+    rowsPerSecond(batches),
+    h("h2", {}, "Predictions preview"),
+    previewPart(job, preview),
     h("h2", {}, "Outputs and logs"),
     table([
       ["File", (f) => h("a", { href: downloadUrl(f.download_url), download: f.path.split("/").pop() }, f.path)],

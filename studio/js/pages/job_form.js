@@ -1,10 +1,14 @@
-// + Create job: deployment (default preselected), input (data asset, datastore path or URL), overrides of the
-// deployment's settings, output location, submit.
+// + Create job: deployment (default preselected), input (data asset, datastore path picked by browsing, or URL;
+// ?input= preselects one), overrides of the deployment's settings, output location, submit.
 import { api } from "../api.js";
+import { datastoreBrowser } from "../datastore_browser.js";
 import { h, clearErrors, field, input, mount, select, showErrors } from "../dom.js";
+import { STUDIO_TAGS } from "../job_status.js";
 import { settingsFields } from "../settings.js";
 
-export async function render(main, { endpoint: name }) {
+const DATASTORE_URI = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.*)$/;
+
+export async function render(main, { endpoint: name, query = {} }) {
   const path = `batchEndpoints/${encodeURIComponent(name)}`;
   const [endpoint, deployments, assets, datastores] = await Promise.all([
     api.get(path), api.list(`${path}/deployments`), api.list("data"), api.list("datastores")]);
@@ -13,20 +17,46 @@ export async function render(main, { endpoint: name }) {
   const deployment = select(deployments.map((d) => [d.name, d.name === endpoint.defaults?.deployment_name
     ? `${d.name} (default)` : d.name]), { name: "deployment", value: endpoint.defaults?.deployment_name || "" });
 
+  // A data asset version or a datastore path chosen elsewhere (the Data page) arrives as ?input=.
+  const given = query.input || "";
+  const onStore = given.match(DATASTORE_URI);
+  const givenAsset = !onStore && given.startsWith("azureml:") ? given.slice("azureml:".length) : "";
+  const assetOptions = assets.map((a) => [`${a.name}@latest`, `${a.name} (latest: ${a.version}, ${a.type})`]);
+  if (givenAsset && !assetOptions.some(([value]) => value === givenAsset)) {
+    assetOptions.unshift([givenAsset, givenAsset.replace(/:(\w+)$/, " (version $1)")]);
+  }
+  const startKind = onStore ? "datastore" : "asset";
   const kinds = [["asset", "From a data asset"], ["datastore", "From a datastore path"], ["url", "From a URL"]];
-  const kindRadios = kinds.map(([value, text], index) => h("label", { class: "check" },
-    h("input", { type: "radio", name: "input-kind", value, checked: index === 0 }), ` ${text}`));
-  const asset = select(assets.length ? assets.map((a) => [`${a.name}@latest`, `${a.name} (latest: ${a.version}, ${a.type})`])
-    : [["", "No data assets registered"]], { name: "data-asset" });
-  const inputStore = select(storeNames, { name: "input-datastore", value: "workspaceblobstore" });
-  const inputPath = input({ name: "input-path", placeholder: "folder/ or folder/file.csv" });
+  const kindRadios = kinds.map(([value, text]) => h("label", { class: "check" },
+    h("input", { type: "radio", name: "input-kind", value, checked: value === startKind }), ` ${text}`));
+  const asset = select(assetOptions.length ? assetOptions : [["", "No data assets registered"]],
+    { name: "data-asset", value: givenAsset });
+  const inputStore = select(storeNames, { name: "input-datastore",
+    value: onStore ? onStore[1] : "workspaceblobstore" });
+  const inputPath = input({ name: "input-path", placeholder: "folder/ or folder/file.csv",
+    value: onStore ? onStore[2] : "" });
+  const browserHolder = h("div", { hidden: true });
+  const browse = h("button", { type: "button", "aria-expanded": "false", onclick: () => {
+    const opening = browserHolder.hidden;
+    browserHolder.hidden = !opening;
+    browse.setAttribute("aria-expanded", String(opening));
+    if (opening) {
+      mount(browserHolder, datastoreBrowser(datastores, { datastore: inputStore.value, pickLabel: "Use",
+        onPick: (picked) => {
+          inputStore.value = picked.datastore;
+          inputPath.value = picked.path;
+          browserHolder.hidden = true;
+          browse.setAttribute("aria-expanded", "false");
+        } }));
+    }
+  } }, "Browse...");
   const url = input({ name: "input-url", placeholder: "https://.../file.csv" });
   const inputType = select([["", "as the input says"], ["uri_folder", "uri_folder"], ["uri_file", "uri_file"]],
     { name: "input-type" });
   const blocks = {
     asset: field("Data asset", asset, { field: "input" }),
-    datastore: h("div", { class: "settings-grid" }, field("Datastore", inputStore),
-      field("Path", inputPath, { field: "input" })),
+    datastore: h("div", {}, h("div", { class: "settings-grid" }, field("Datastore", inputStore),
+      field("Path", inputPath, { field: "input" })), browse, browserHolder),
     url: field("URL", url, { field: "input" }),
   };
   const kind = () => kindRadios.map((l) => l.querySelector("input")).find((r) => r.checked).value;
@@ -60,7 +90,7 @@ export async function render(main, { endpoint: name }) {
     submit.disabled = true;
     try {
       const body = { deployment_name: deployment.value || undefined, job_name: jobName.value.trim() || undefined,
-        input: inputValue(), input_type: inputType.value || undefined, ...overrides.read() };
+        input: inputValue(), input_type: inputType.value || undefined, tags: STUDIO_TAGS, ...overrides.read() };
       if (outputCustom.checked) {
         body.output = { path: `azureml://datastores/${outputStore.value}/paths/${outputPath.value.trim()}`,
           file_name: outputFile.value.trim() || undefined };

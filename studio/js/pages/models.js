@@ -1,6 +1,7 @@
 // Models: register a model by upload, list models and their versions, deploy a version to a batch endpoint.
 import { api } from "../api.js";
 import { h, clearErrors, field, input, mount, notice, select, showErrors, table, when } from "../dom.js";
+import { versionsSection } from "../versions.js";
 
 export async function render(main) {
   const name = input({ name: "model-name", autocomplete: "off" });
@@ -41,29 +42,25 @@ export async function render(main) {
   h("div", { class: "actions" }, register));
 
   const models = await api.list("models");
-  const versionsArea = h("section", { id: "versions" });
-  const showVersions = async (model) => {
-    const versions = await api.list(`models/${encodeURIComponent(model)}/versions`);
-    mount(versionsArea, h("h2", {}, `Versions of ${model}`), table([
-      ["Version", (v) => v.version],
-      ["Format", (v) => v.format],
-      ["Scored without code", (v) => (v.scorable_without_code ? "yes" : "no: needs a scoring script")],
-      ["Created", (v) => when(v.created_at)],
-      ["", (v) => deployLink(v)],
-    ], versions));
-  };
+  const versions = versionsSection("versions", "models", [
+    ["Version", (v) => v.version],
+    ["Format", (v) => v.format],
+    ["Scored without code", (v) => (v.scorable_without_code ? "yes" : "no: needs a scoring script")],
+    ["Created", (v) => when(v.created_at)],
+    ["", (v) => deployLink(v)],
+  ]);
   mount(main,
     h("div", { class: "page-head" }, h("h1", {}, "Models")),
     form,
     table([
-      ["Name", (m) => h("button", { type: "button", class: "link", onclick: () => showVersions(m.name) }, m.name)],
+      ["Name", (m) => h("button", { type: "button", class: "link", onclick: () => versions.show(m.name) }, m.name)],
       ["Latest version", (m) => m.version],
       ["Format", (m) => m.format],
       ["Type", (m) => m.type],
       ["Created", (m) => when(m.created_at)],
       ["", (m) => deployLink(m)],
     ], models, { empty: "No models yet: register one above." }),
-    versionsArea);
+    versions.element);
 }
 
 function deployLink(model) {

@@ -7,6 +7,7 @@ import { h, atField, clearErrors, field, input, mount, select, showErrors } from
 import { deploymentDefaults, settingsFields } from "../settings.js";
 
 const STEPS = ["Endpoint", "Model", "Deployment", "Review"];
+const MODEL_STEP = 1;
 
 export async function render(main, { query }) {
   const [endpoints, models, defaults] = await Promise.all([
@@ -58,7 +59,10 @@ export async function render(main, { query }) {
         : "This model has no scoring flavor: upload a scoring script (init/run).";
     }
   };
-  modelName.addEventListener("change", loadVersions);
+  modelName.addEventListener("change", () => {
+    if (modelName.value) clearErrors(modelName.closest(".field"));
+    return loadVersions();
+  });
   const scriptFile = h("input", { type: "file", name: "scoring-script-file", accept: ".py,.zip" });
   const scoringScript = input({ name: "scoring-script", placeholder: "score.py" });
   scriptFile.addEventListener("change", () => {
@@ -110,6 +114,12 @@ export async function render(main, { query }) {
     stepper, panels, h("div", { class: "actions" }, back, next, create));
 
   function go(target) {
+    if (target > MODEL_STEP && !modelName.value) {
+      // A deployment scores with a model: the steps after Model wait until one is chosen.
+      showErrors(form, { code: "ValidationError", message: "", details: [
+        { target: "deployment.model", message: "Choose a registered model to go on." }] });
+      target = MODEL_STEP;
+    }
     step = Math.max(0, Math.min(STEPS.length - 1, target));
     panels.forEach((panel, index) => { panel.hidden = index !== step; });
     stepper.querySelectorAll("li").forEach((li, index) => li.classList.toggle("current", index === step));
