@@ -45,6 +45,15 @@ def zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def zip_entries(files: dict[str, bytes | str]) -> bytes:
+    """A zip holding exactly these entry names (which may be ones no zip tool would write)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
 def onnx_model_bytes() -> bytes:
     from skl2onnx import to_onnx
 

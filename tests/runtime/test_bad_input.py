@@ -2,17 +2,15 @@
 field, never a 500 and never a hang, and leaves nothing half-written behind."""
 from __future__ import annotations
 
-import io
 import json
 import uuid
-import zipfile
 from dataclasses import dataclass, field
 
 import pytest
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
-from tests.model_builders import onnx_model_bytes
+from tests.model_builders import onnx_model_bytes, zip_entries
 
 MIB = 1024 * 1024
 HOST_BODY_LIMIT = 8 * MIB  # the host's request limit for this module (100 MiB by default)
@@ -21,14 +19,6 @@ OPEN_ROUTES = {"health", "openapi.json", "studio/{*path}"}  # all that answers w
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def zip_of(files: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, data in files.items():
-            archive.writestr(name, data)
-    return buffer.getvalue()
 
 
 def nested(depth: int) -> str:
@@ -129,10 +119,10 @@ def cases(world: dict) -> list[Case]:
         Case("an empty code upload", "POST", "api/codes", 400, "file", data=b"",
              params={"filename": "code.zip"}, headers={"Content-Type": "application/zip"}),
         Case("a code zip with a backslash name", "POST", "api/codes", 400, "file",
-             data=zip_of({"dir\\score.py": b"def run(b):\n    return b\n"}),
+             data=zip_entries({"dir\\score.py": b"def run(b):\n    return b\n"}),
              params={"filename": "code.zip"}, headers={"Content-Type": "application/zip"}),
         Case("a code zip with '..'", "POST", "api/codes", 400, "file",
-             data=zip_of({"../score.py": b"def run(b):\n    return b\n"}),
+             data=zip_entries({"../score.py": b"def run(b):\n    return b\n"}),
              params={"filename": "code.zip"}, headers={"Content-Type": "application/zip"}),
         Case("a data upload named as a folder", "POST", f"api/data/{unique('d')}/versions", 400, "filename",
              data=b"a,b\n1,2\n", params={"filename": "folder/"}),

@@ -11,8 +11,9 @@ from playwright.sync_api import expect, sync_playwright
 
 from devhost.azurite import Azurite, free_port
 from tests.harness import ROOT, Runtime, wait_for
+from tests.model_builders import zip_entries
 from tests.studio.conftest import CHROMIUM_FLAGS, chromium_path
-from tests.studio.steps import BROKEN_CSV, call, csv_text, finished_job, onnx_endpoint, sign_in, upload_data, zipped
+from tests.studio.steps import BROKEN_CSV, call, csv_text, finished_job, onnx_endpoint, sign_in, upload_data
 
 IMAGES = ROOT / "docs" / "images"
 
@@ -24,7 +25,7 @@ def seed(product) -> str:
         "retry_settings": {"max_retries": 1}})
     files = {f"2024-03/part-{n:02d}.csv": csv_text(400 + 150 * n, n) for n in range(10)}
     files["2024-03/part-04.csv"] = files["2024-03/part-07.csv"] = BROKEN_CSV
-    upload_data(product, "heart-readings", zipped(files), "readings.zip", "uri_folder")
+    upload_data(product, "heart-readings", zip_entries(files), "readings.zip", "uri_folder")
     conda = {"dependencies": [f"python={sys.version_info.major}.{sys.version_info.minor}",
                               {"pip": ["scikit-learn==1.5.2", "no-such-package-anywhere"]}]}
     assert call(product, "POST", "api/environments/sklearn-pinned/versions", json={

@@ -2,8 +2,6 @@
 a table row, and setting up through the API an ONNX model's endpoint, data assets and finished jobs."""
 from __future__ import annotations
 
-import io
-import zipfile
 
 from playwright.sync_api import Page, expect
 
@@ -46,14 +44,6 @@ def onnx_endpoint(product, endpoint: str, settings: dict | None = None, model: s
 
 def csv_text(rows: int, seed: int) -> str:
     return training_data(rows, seed=seed)[0][FEATURES].to_csv(index=False)
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
 
 
 def upload_data(product, name: str, data: bytes, filename: str, kind: str) -> None:

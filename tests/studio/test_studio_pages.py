@@ -14,8 +14,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.harness import wait_for
+from tests.model_builders import zip_entries
 from tests.studio.steps import (
-    BROKEN_CSV, call, csv_text, finished_job, onnx_endpoint, sign_in, upload_data, zipped,
+    BROKEN_CSV, call, csv_text, finished_job, onnx_endpoint, sign_in, upload_data,
 )
 
 PREVIEW_BYTES = 65536
@@ -189,7 +190,7 @@ def test_a_job_page_draws_its_mini_batches_rows_and_predictions_from_its_records
         "retry_settings": {"max_retries": 1}})
     files = {"part-0.csv": csv_text(3000, 0), "part-1.csv": csv_text(20, 1), "part-2.csv": BROKEN_CSV,
              "part-3.csv": csv_text(20, 3), "part-4.csv": csv_text(20, 4)}
-    upload_data(product, "studio-mixed", zipped(files), "mixed.zip", "uri_folder")
+    upload_data(product, "studio-mixed", zip_entries(files), "mixed.zip", "uri_folder")
     job = finished_job(product, "studio-pictures", "studio-mixed")
     assert job["status"] == "Completed" and job["counts"]["mini_batches_failed"] == 1, job
     batches = product.get(f"api/jobs/{job['name']}/mini-batches").json()["value"]
