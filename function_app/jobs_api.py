@@ -21,6 +21,8 @@ from .job_starter import orchestration_running, start_job
 
 bp = df.Blueprint()
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+CLIENT_HEADER = "x-mlbatch-client"  # the studio and the CLI name themselves; a job records who started it
+CLIENTS = ("studio", "cli")
 CLIENT = (bp.durable_client_input(client_name="client"),)
 
 
@@ -35,8 +37,10 @@ def job_view(job: dict, origin: str) -> dict:
 @api(bp, "batchEndpoints/{name}/jobs", ["POST"], "Invoke the endpoint: start a batch scoring job (202 with the job "
      "name and status URL)", request_schema=InvokeRequest, success_status=202, tag="jobs", extra_bindings=CLIENT)
 async def invoke_endpoint(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    caller = (req.headers.get(CLIENT_HEADER) or "").strip().lower()
+    source = {"kind": "invoke", "client": caller} if caller in CLIENTS else None
     record = await start_job(client, current_engine(), req.route_params["name"], json_body(req),
-                             deployment_header=req.headers.get(DEPLOYMENT_HEADER))
+                             deployment_header=req.headers.get(DEPLOYMENT_HEADER), source=source)
     view = job_view(record.body, base_url(req))
     answer = respond(view, 202, record)
     answer.headers["Location"] = view["status_url"]

@@ -35,9 +35,13 @@ export function downloadUrl(url) {
   return link.toString();
 }
 
+// Names the studio to the API, which records it as the client that started a job.
+const CLIENT_HEADER = "x-mlbatch-client";
+
 /** The answer of a call that succeeded; a failed one throws an ApiError with the API's message. */
 async function send(method, path, { json, body, query, headers = {}, key } = {}) {
-  const options = { method, headers: { "x-functions-key": key ?? functionKey.get() ?? "", ...headers } };
+  const options = { method, headers: { "x-functions-key": key ?? functionKey.get() ?? "", [CLIENT_HEADER]: "studio",
+    ...headers } };
   if (json !== undefined) {
     options.body = JSON.stringify(json);
     options.headers["content-type"] = "application/json";

@@ -2,9 +2,7 @@
 // words, and who started the job.
 import { h } from "./dom.js";
 
-// The API records every job submitted over HTTP as source.kind "invoke"; the studio tags the jobs it submits
-// so that they can be told apart from calls to the scoring URI.
-export const STUDIO_TAGS = { started_by: "studio" };
+const CLIENTS = { studio: "studio", cli: "mlbatch CLI" };
 
 const ENDED = { Completed: "completed", Failed: "failed", Canceled: "canceled" };
 
@@ -23,6 +21,5 @@ export function startedBy(job) {
   const source = job.source || { kind: "invoke" };
   if (source.kind === "schedule") return `schedule ${source.schedule}`;
   if (source.kind === "inbox") return "inbox (dropped files)";
-  if (job.tags && job.tags.started_by === STUDIO_TAGS.started_by) return "studio";
-  return "API (scoring URI)";
+  return CLIENTS[source.client] || "API (scoring URI)";
 }

@@ -729,3 +729,16 @@ def test_activities_on_threads_of_one_worker_process_score_in_scoring_processes_
     assert result["scorer"].nunique() == 2
     spans = sorted(zip(result["started"], result["ended"]))
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
+
+
+def test_a_job_records_the_client_that_started_it(product, storage, mlflow_model):
+    source = upload_csvs(storage, unique("client"), input_frames(1, rows=2))
+    endpoint = endpoint_with(product, mlflow_model)
+    from_studio = call(product, "POST", f"api/batchEndpoints/{endpoint}/jobs", json={"input": source},
+                       headers={"x-mlbatch-client": "studio"}).json()
+    unnamed = call(product, "POST", f"api/batchEndpoints/{endpoint}/jobs", json={"input": source},
+                   headers={"x-mlbatch-client": "<script>"}).json()
+    assert from_studio["source"] == {"kind": "invoke", "client": "studio"}
+    assert unnamed["source"] == {"kind": "invoke"}
+    for job in (from_studio, unnamed):
+        assert wait_for_job(product, job["name"])["status"] == "Completed"

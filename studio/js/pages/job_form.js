@@ -3,7 +3,6 @@
 import { api } from "../api.js";
 import { datastoreBrowser } from "../datastore_browser.js";
 import { h, clearErrors, field, input, mount, select, showErrors } from "../dom.js";
-import { STUDIO_TAGS } from "../job_status.js";
 import { settingsFields } from "../settings.js";
 
 const DATASTORE_URI = /^azureml:\/\/datastores\/([^/]+)\/paths\/(.*)$/;
@@ -90,7 +89,7 @@ export async function render(main, { endpoint: name, query = {} }) {
     submit.disabled = true;
     try {
       const body = { deployment_name: deployment.value || undefined, job_name: jobName.value.trim() || undefined,
-        input: inputValue(), input_type: inputType.value || undefined, tags: STUDIO_TAGS, ...overrides.read() };
+        input: inputValue(), input_type: inputType.value || undefined, ...overrides.read() };
       if (outputCustom.checked) {
         body.output = { path: `azureml://datastores/${outputStore.value}/paths/${outputPath.value.trim()}`,
           file_name: outputFile.value.trim() || undefined };
