@@ -8,8 +8,10 @@ PY := $(VENV)/bin/python
 .PHONY: start test setup browser clean
 
 # The app in the foreground; once it answers, `mlbatch demo` registers a sample model, endpoint and data.
+# The URL and key go to .devhost/connection.json and ~/.config/mlbatch/connection.json: mlbatch finds the app
+# from this folder and from any other.
 start: setup local.settings.json
-	@$(PY) -m devhost start --app-dir . --keys-file .devhost/connection.json & host=$$!; \
+	@$(VENV)/bin/devhost start --app-dir . --keys-file .devhost/connection.json --keys-file & host=$$!; \
 	trap 'kill $$host 2>/dev/null; wait $$host' INT TERM; \
 	$(VENV)/bin/mlbatch demo --wait 180 || echo "mlbatch demo failed: the app runs without the sample"; \
 	wait $$host

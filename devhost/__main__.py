@@ -1,4 +1,5 @@
-"""`python -m devhost start --app-dir DIR`: run a Functions app locally against Azure Storage (Azurite)."""
+"""`devhost start --app-dir DIR` (or `python -m devhost`): run a Python v2 Functions app locally against Azure
+Storage (Azurite), from any folder, as `func start` does."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +10,8 @@ import signal
 import sys
 from pathlib import Path
 
+from mlbatch.client import user_connection_file
+
 from .azurite import PROJECT_ROOT, Azurite, port_open
 from .config import DEFAULT_PORT, apply_local_settings
 from .host import Host
@@ -18,10 +21,11 @@ from .storage import DEFAULT_PORTS, parse_connection_string
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m devhost", description=__doc__)
+    parser = argparse.ArgumentParser(prog="devhost", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     start = commands.add_parser("start", help="run the app")
-    start.add_argument("--app-dir", type=Path, default=Path.cwd(), help="folder with host.json and the entry script")
+    start.add_argument("--app-dir", type=Path, default=Path.cwd(),
+                       help="folder with host.json, local.settings.json and the entry script (default: this one)")
     start.add_argument("--port", type=int, default=DEFAULT_PORT)
     start.add_argument("--bind", default="127.0.0.1", help="address to listen on")
     start.add_argument("--workers", type=int, default=None, help="activity worker processes (default: cores)")
@@ -36,8 +40,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                        help="port of the Durable SDK's local RPC endpoint on 127.0.0.1 (a free one of 30000-30999 "
                             "when it is taken)")
     start.add_argument("--log-level", default="INFO")
-    start.add_argument("--keys-file", type=Path, default=None,
-                       help="also write the base URL and host keys to this file (mode 0600) for local clients")
+    start.add_argument("--keys-file", type=Path, nargs="?", action="append", const=user_connection_file(),
+                       default=[], metavar="PATH",
+                       help="write the base URL and host keys to PATH (mode 0600) for local clients such as mlbatch; "
+                            f"without PATH to {user_connection_file()}, which mlbatch reads from any folder "
+                            "(repeatable)")
     return parser.parse_args(argv)
 
 
@@ -60,8 +67,8 @@ async def serve(args: argparse.Namespace) -> None:
                 bind=args.bind, activity_visibility_seconds=args.activity_visibility,
                 durable_rpc_port=args.durable_rpc_port)
     await host.start()
-    if args.keys_file:
-        write_keys_file(args.keys_file, host)
+    for path in args.keys_file:
+        write_keys_file(path, host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -72,9 +79,10 @@ async def serve(args: argparse.Namespace) -> None:
 
 
 def write_keys_file(path: Path, host: Host) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     document = {"url": host.base_url, "function_key": host.keys.default_function_key, "master_key": host.keys.master}
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(descriptor, 0o600)  # a file left by an older start keeps its mode otherwise
     with os.fdopen(descriptor, "w") as stream:
         json.dump(document, stream, indent=2)
 
@@ -82,7 +90,12 @@ def write_keys_file(path: Path, host: Host) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     configure_logging(args.log_level)
-    args.app_dir = args.app_dir.resolve()
+    args.app_dir = args.app_dir.resolve()  # paths given relative to where the command ran: the host moves to the app
+    args.keys_file = [path.expanduser().resolve() for path in args.keys_file]
+    args.azurite_location = args.azurite_location.expanduser().resolve()
+    if not args.app_dir.is_dir():
+        print(f"devhost: error: --app-dir {args.app_dir} is not a folder", file=sys.stderr)
+        return 2
     azurite = maybe_start_azurite(args)
     try:
         asyncio.run(serve(args))

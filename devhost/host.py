@@ -141,6 +141,11 @@ class Host:
             f"Listening on {self.base_url}",
             "",
         ]
+        studio = next((self.frontend.public_path(spec).partition("{")[0] for spec in self.frontend.http_functions
+                       if self.frontend.route_of(spec).startswith("studio/")), None)
+        if studio:
+            lines.append(f"Studio:       {self.base_url}{studio}")
+        lines += [f"Function key: {self.keys.default_function_key}", ""]
         print("\n".join(lines), flush=True)
 
     async def stop(self) -> None:

@@ -1,4 +1,5 @@
-"""Call user functions as the Python worker does, and write one log line per invocation.
+"""Call user functions as the Python worker does, and write one log line pair per invocation (at DEBUG for a
+timer's that succeed, so a frequent timer does not fill the log; failures always at ERROR).
 
 Synchronous functions run in a thread pool; coroutine functions run on one event loop of their own, so a
 function that blocks cannot stall the host's own server and storage loops.
@@ -58,7 +59,8 @@ class Invoker:
         invocation_id = str(uuid.uuid4())
         if "context" in spec.parameters and "context" not in arguments:
             arguments = dict(arguments, context=InvocationContext(invocation_id, spec.name, self._app_dir))
-        log.info("Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
+        level = logging.DEBUG if spec.trigger_type == "timerTrigger" else logging.INFO  # idle ticks stay quiet
+        log.log(level, "Executing 'Functions.%s' (Reason='%s', Id=%s)", spec.name, reason, invocation_id)
         started = time.perf_counter()
         try:
             if spec.is_async:
@@ -75,5 +77,5 @@ class Invoker:
             )
             raise InvocationFailed(spec.name, invocation_id, error, traceback.format_exc()) from error
         elapsed = (time.perf_counter() - started) * 1000
-        log.info("Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", spec.name, invocation_id, elapsed)
+        log.log(level, "Executed 'Functions.%s' (Succeeded, Id=%s, Duration=%dms)", spec.name, invocation_id, elapsed)
         return result

@@ -7,7 +7,7 @@ import sys
 
 from .client import ApiClient, CliError
 from .commands import data, datastores, demo, deployments, endpoints, environments, jobs, models, schedules
-from .output import render
+from .output import emit
 
 GROUPS = (models, datastores, data, environments, endpoints, deployments, jobs, schedules, demo)
 
@@ -25,13 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         result = args.handler(args, ApiClient(args.url, args.key))
+        if result is not None:
+            emit(result, args.output, args.columns, getattr(args, "query", None), getattr(args, "summary", None))
     except CliError as error:
         print(f"mlbatch: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         return 130
-    if result is not None:
-        print(render(result, args.output, args.columns))
     return 0
 
 

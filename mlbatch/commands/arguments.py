@@ -9,13 +9,18 @@ from ..client import UsageError
 from ..output import FORMATS
 
 
-def command(group, name: str, handler: Callable, help_text: str, columns: Sequence[str] = ("name",)):
-    """A leaf command: its handler takes (args, client) and returns what to print."""
+def command(group, name: str, handler: Callable, help_text: str, columns: Sequence[str] = ("name",),
+            summary: Callable | None = None):
+    """A leaf command: its handler takes (args, client) and returns what to print; summary(result, console), if
+    given, prints it on a terminal when no --output is asked for."""
     parser = group.add_parser(name, help=help_text, description=help_text)
-    parser.add_argument("--url", help="the app's base URL (default: $MLBATCH_URL or http://127.0.0.1:7071)")
-    parser.add_argument("--key", help="a function key (default: $MLBATCH_KEY)")
-    parser.add_argument("-o", "--output", choices=FORMATS, default="json", help="json (default) or table")
-    parser.set_defaults(handler=handler, columns=tuple(columns))
+    parser.add_argument("--url", help="the app's base URL (default: $MLBATCH_URL, else the nearest "
+                        ".devhost/connection.json, else ~/.config/mlbatch/connection.json, else http://127.0.0.1:7071)")
+    parser.add_argument("--key", help="a function key (default: $MLBATCH_KEY, else the connection file's)")
+    parser.add_argument("-o", "--output", choices=FORMATS, default=None,
+                        help="json (the default" + (", a summary on a terminal" if summary else "") + "), table or tsv")
+    parser.add_argument("--query", help="a JMESPath query on the result, as in az (e.g. --query name -o tsv)")
+    parser.set_defaults(handler=handler, columns=tuple(columns), summary=summary)
     return parser
 
 

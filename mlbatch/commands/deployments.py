@@ -11,6 +11,7 @@ from .models import register_model
 
 COLUMNS = ("name", "endpoint_name", "model", "resources.instance_count", "settings.mini_batch_size",
            "provisioning_state")
+LIST_COLUMNS = ("name", "is_default", *COLUMNS[1:])
 
 
 def register(groups) -> None:
@@ -24,7 +25,8 @@ def register(groups) -> None:
     update = command(group, "update", update_deployment, "Update a deployment", COLUMNS)
     _target(update, required=False)
     add_file(update, "batch deployment")
-    listing = command(group, "list", list_deployments, "List an endpoint's deployments", COLUMNS)
+    listing = command(group, "list", list_deployments, "List an endpoint's deployments, the default marked",
+                      LIST_COLUMNS)
     listing.add_argument("-e", "--endpoint-name", required=True)
     show = command(group, "show", show_deployment, "Show a deployment", COLUMNS)
     _target(show, required=True)
@@ -91,7 +93,10 @@ def update_deployment(args, client: ApiClient) -> dict:
 
 
 def list_deployments(args, client: ApiClient) -> list:
-    return client.get(f"batchEndpoints/{args.endpoint_name}/deployments")["value"]
+    """Each deployment with `is_default`, which the endpoint's `defaults.deployment_name` says."""
+    default = (client.get(f"batchEndpoints/{args.endpoint_name}").get("defaults") or {}).get("deployment_name")
+    return [{**deployment, "is_default": deployment["name"] == default}
+            for deployment in client.get(f"batchEndpoints/{args.endpoint_name}/deployments")["value"]]
 
 
 def show_deployment(args, client: ApiClient) -> dict:

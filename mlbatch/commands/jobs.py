@@ -1,27 +1,21 @@
-"""`mlbatch endpoint invoke` and `mlbatch job list|show|cancel|download`."""
+"""`mlbatch endpoint invoke` and `mlbatch job list|show|stream|cancel|download`."""
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 from ..archives import zip_folder
 from ..client import ApiClient, CliError, UsageError
+from ..follow import follow, summary
+from ..output import console
 from ..specs import apply_set, is_local
 from .arguments import command
 
 COLUMNS = ("name", "status", "deployment", "created_at", "duration_seconds", "counts.rows_scored", "progress")
-TERMINAL = ("Completed", "Failed", "Canceled")
-POLL_SECONDS = 1.0
-BAR_WIDTH = 30
-
-
-class JobFailed(CliError):
-    exit_code = 1
 
 
 def register_invoke(group) -> None:
-    invoke = command(group, "invoke", invoke_endpoint, "Start a batch scoring job on an endpoint", COLUMNS)
+    invoke = command(group, "invoke", invoke_endpoint, "Start a batch scoring job on an endpoint", COLUMNS, summary)
     invoke.add_argument("-n", "--name", required=True, help="the endpoint's name")
     invoke.add_argument("-d", "--deployment-name", help="a deployment (default: the endpoint's default)")
     invoke.add_argument("-i", "--input", required=True, help="a data asset (name:version, name@latest), "
@@ -41,7 +35,7 @@ def register_invoke(group) -> None:
     invoke.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                         help="any field of the request, e.g. settings.environment_variables.MODE=fast")
     invoke.add_argument("--stream", action="store_true",
-                        help="show progress until the job ends; exit 1 unless it completed")
+                        help="show progress and log lines until the job ends; exit 1 unless it completed")
 
 
 def register(groups) -> None:
@@ -52,7 +46,8 @@ def register(groups) -> None:
     show.add_argument("-n", "--name", required=True)
     cancel = command(group, "cancel", cancel_job, "Cancel a running job", COLUMNS)
     cancel.add_argument("-n", "--name", required=True)
-    stream = command(group, "stream", stream_job, "Follow a job's progress until it ends", COLUMNS)
+    stream = command(group, "stream", stream_job, "Follow a job's progress and log lines until it ends; exit 1 "
+                     "unless it completed", COLUMNS, summary)
     stream.add_argument("-n", "--name", required=True)
     download = command(group, "download", download_job, "Download a job's outputs and logs",
                        ("path", "size", "saved_to"))
@@ -84,7 +79,7 @@ def invoke_endpoint(args, client: ApiClient) -> dict:
     for assignment in args.set:
         apply_set(body, assignment)
     job = client.call("POST", f"batchEndpoints/{args.name}/jobs", json=body).body
-    return follow(client, job["name"]) if args.stream else job
+    return follow(client, job["name"], console(stderr=True)) if args.stream else job
 
 
 def _input(args, client: ApiClient) -> str:
@@ -108,29 +103,6 @@ def _input(args, client: ApiClient) -> str:
     return asset["id"]
 
 
-def follow(client: ApiClient, name: str) -> dict:
-    while True:
-        job = client.get(f"jobs/{name}")
-        _draw(job)
-        if job["status"] in TERMINAL:
-            print(file=sys.stderr)
-            if job["status"] != "Completed":
-                error = (job.get("error") or {}).get("message", "")
-                raise JobFailed(f"job {name} ended {job['status']}. {error}".strip())
-            return job
-        time.sleep(POLL_SECONDS)
-
-
-def _draw(job: dict) -> None:
-    counts = job["counts"]
-    filled = int(BAR_WIDTH * job.get("progress", 0))
-    finished = counts["mini_batches_done"] + counts["mini_batches_failed"]
-    line = (f"\r[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {job.get('progress', 0) * 100:5.1f}%  "
-            f"{finished}/{counts['mini_batches']} mini-batches  {counts['rows_scored']} rows  "
-            f"{counts['files_failed']} files failed  {job['status']:<12}")
-    print(line, end="", file=sys.stderr, flush=True)
-
-
 def list_jobs(args, client: ApiClient) -> list:
     return client.get(f"batchEndpoints/{args.endpoint_name}/jobs")["value"]
 
@@ -140,7 +112,7 @@ def show_job(args, client: ApiClient) -> dict:
 
 
 def stream_job(args, client: ApiClient) -> dict:
-    return follow(client, args.name)
+    return follow(client, args.name, console(stderr=True))
 
 
 def cancel_job(args, client: ApiClient) -> dict:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import re
+import signal
 import subprocess
 import sys
 import textwrap
@@ -12,26 +15,56 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import requests
 from azure.data.tables import TableServiceClient
 from azure.storage.blob import BlobServiceClient
 
+from devhost.azurite import free_port
+from tests.harness import ROOT, wait_for
 from tests.model_builders import mlflow_model_folder, onnx_model_bytes
 
-MLBATCH = Path(sys.executable).parent / "mlbatch"
+MLBATCH = [sys.executable, "-m", "mlbatch"]  # this checkout's CLI, whatever the venv's console script points at
+PLAIN = {**{k: v for k, v in os.environ.items() if not k.startswith("MLBATCH_")}, "PYTHONPATH": str(ROOT)}
+RED = re.compile(r"\x1b\[[0-9;]*31m")
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
+def columns_of(line: str) -> list[str]:
+    """A table line's cells: columns stand two spaces or more apart, words within a cell one."""
+    return re.split(r"\s{2,}", line.strip())
+
+
+def on_terminal(*args: str, env: dict, cwd: Path | None = None) -> tuple[int, str]:
+    """Run mlbatch with a pseudo-terminal as its stdout and stderr, as a person at a terminal does."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([*MLBATCH, *args], stdin=subprocess.DEVNULL, stdout=follower, stderr=follower,
+                               env={**env, "COLUMNS": "250", "LINES": "40"}, cwd=cwd)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the terminal's other side closed: the command ended
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return process.wait(60), b"".join(chunks).decode("utf-8", "replace")
+
+
 @pytest.fixture(scope="module")
 def cli(product):
-    """Run mlbatch (the installed console script) with the app's URL and key in the environment."""
+    """Run mlbatch with the app's URL and key in the environment."""
 
     def run(*args: str, expect: int = 0, env: dict | None = None, cwd: Path | None = None):
-        environment = {**os.environ, "MLBATCH_URL": product.base_url, "MLBATCH_KEY": product.function_key,
+        environment = {**PLAIN, "MLBATCH_URL": product.base_url, "MLBATCH_KEY": product.function_key,
                        **(env or {})}
-        done = subprocess.run([str(MLBATCH), *args], capture_output=True, text=True, env=environment, cwd=cwd,
+        done = subprocess.run([*MLBATCH, *args], capture_output=True, text=True, env=environment, cwd=cwd,
                               stdin=subprocess.DEVNULL, timeout=120)
         assert done.returncode == expect, f"exit {done.returncode}\n{done.stdout}\n{done.stderr}"
         return done
@@ -199,6 +232,18 @@ def test_table_output_shows_the_useful_columns(cli, model_yaml):
     assert header[:2] == ["Name", "Deployment"] and "Scoring" in header
     line = next(line for line in text.splitlines() if line.startswith(endpoint))
     assert line.split()[1:3] == ["only", "Succeeded"]
+    cli("deployment", "create", "-n", "other", "-e", endpoint, "--set", f"model={model_yaml[1]}@latest")
+    deployments = cli("deployment", "list", "-e", endpoint, "-o", "table").stdout.splitlines()
+    assert columns_of(deployments[0])[:3] == ["Name", "Is Default", "Endpoint Name"]
+    assert sorted(columns_of(line)[:2] for line in deployments[1:]) == [["only", "True"], ["other", "False"]]
+    for command in (("datastore", "list"), ("schedule", "list"), ("deployment", "list", "-e", endpoint),
+                    ("endpoint", "list"), ("model", "list"), ("job", "list", "-e", endpoint)):
+        labels = columns_of(cli(*command, "-o", "table").stdout.splitlines()[0])
+        assert len(labels) == len(set(labels)), (command, labels)
+    datastores = cli("datastore", "list", "-o", "table").stdout.splitlines()
+    assert columns_of(datastores[0])[:2] == ["Name", "Type"] and "Credentials Type" in columns_of(datastores[0])
+    assert columns_of(cli("schedule", "list", "-o", "table").stdout.splitlines()[0])[:5] == [
+        "Name", "Endpoint Name", "Type", "Is Enabled", "Last Run Name"]
 
 
 def test_data_assets_from_a_local_file_and_folder_are_uploaded(cli, tmp_path):
@@ -331,6 +376,8 @@ def test_invoke_streams_a_local_folder_job_to_its_end_and_downloads_the_predicti
     job = json.loads(done.stdout)
     assert job["status"] == "Completed" and job["counts"]["mini_batches"] == 3
     assert "3/3 mini-batches" in done.stderr and "uploaded" in done.stderr
+    assert f"Job {job['name']} completed: 3/3 mini-batches succeeded, 30 rows scored" in done.stderr
+    assert "\r" not in done.stderr  # in a pipe, progress is plain lines
     assert cli.json("job", "list", "-e", endpoint)[0]["name"] == job["name"]
     assert cli.json("job", "show", "-n", job["name"])["settings"]["output_file_name"] == "scores.csv"
     saved = cli.json("job", "download", "-n", job["name"], "--output-name", "score", "-p", str(tmp_path / "out"))
@@ -349,7 +396,10 @@ def test_a_streamed_job_that_fails_exits_1(cli, model_yaml, tmp_path, storage):
     (tmp_path / "bad.csv").write_text("f0,f1,f2,f3\nx,y,z,w\n")
     failed = cli("endpoint", "invoke", "-n", endpoint, "-i", str(tmp_path / "bad.csv"), "--error-threshold", "0",
                  "--max-retries", "0", "--stream", expect=1)
-    assert "ended Failed" in failed.stderr
+    assert "ended Failed" in failed.stderr and "--output-name logs" in failed.stderr
+    assert re.search(r"Job \S+ failed: 0/1 mini-batches succeeded, 1 failed", failed.stderr)
+    assert not [line for line in failed.stderr.splitlines() if "100.0%" in line and "Failed" in line]
+    assert "error/mini_batch_000000 | " in failed.stderr  # the job's own log, as it arrived
     assert "does not exist" in cli("endpoint", "invoke", "-n", endpoint, "-i", "./no/such/folder", expect=2).stderr
 
 
@@ -357,17 +407,132 @@ def test_the_demo_leaves_a_model_an_endpoint_and_data_so_a_first_invoke_works(cl
     (tmp_path / ".devhost").mkdir()
     (tmp_path / ".devhost" / "connection.json").write_text(json.dumps(
         {"url": product.base_url, "function_key": product.function_key}))
-    plain = {k: v for k, v in os.environ.items() if not k.startswith("MLBATCH_")}
-    run = partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, env=plain, timeout=300,
+    run = partial(subprocess.run, capture_output=True, text=True, cwd=tmp_path, env=PLAIN, timeout=300,
                   stdin=subprocess.DEVNULL)
-    seeded = run([str(MLBATCH), "demo", "--wait", "30", "-o", "json"])
+    seeded = run([*MLBATCH, "demo", "--wait", "30", "-o", "json"])
     assert seeded.returncode == 0, seeded.stderr
     kinds = {item["kind"] for item in json.loads(seeded.stdout)}
     assert kinds in ({"model", "endpoint", "deployment", "data"}, {"demo"})
-    again = run([str(MLBATCH), "demo", "-o", "json"])
+    again = run([*MLBATCH, "demo", "-o", "json"])
     assert json.loads(again.stdout) == [{"kind": "demo", "name": "demo", "state": "already there"}]
-    first = run([str(MLBATCH), "endpoint", "invoke", "-n", "demo", "--input", "azureml:demo-inputs@latest",
+    first = run([*MLBATCH, "endpoint", "invoke", "-n", "demo", "--input", "azureml:demo-inputs@latest",
                  "--stream"])
     assert first.returncode == 0, first.stderr
     job = json.loads(first.stdout)
     assert job["status"] == "Completed" and job["counts"]["rows_scored"] == 1000
+
+
+def test_on_a_terminal_invoke_says_what_to_run_next_and_a_failure_in_red(cli, product, tmp_path):
+    (tmp_path / "clf.onnx").write_bytes(onnx_model_bytes())
+    model = unique("tty-onnx")
+    cli("model", "create", "--name", model, "--path", str(tmp_path / "clf.onnx"))
+    endpoint = unique("tty")
+    cli("endpoint", "create", "-n", endpoint)
+    cli("deployment", "create", "-n", "main", "-e", endpoint, "--set", f"model={model}@latest")
+    (tmp_path / "good.csv").write_text("f0,f1,f2,f3\n1,2,3,4\n5,6,7,8\n")
+    (tmp_path / "bad.csv").write_text("f0,f1,f2,f3\nx,y,z,w\n")
+    env = {**PLAIN, "MLBATCH_URL": product.base_url, "MLBATCH_KEY": product.function_key}
+
+    code, text = on_terminal("endpoint", "invoke", "-n", endpoint, "-i", str(tmp_path / "good.csv"), "--stream",
+                             env=env)
+    assert code == 0, text
+    plain = ANSI.sub("", text)
+    name = re.search(r"Job (\S+): Completed \(endpoint", plain).group(1)
+    assert f"mlbatch job download -n {name} --output-name score" in plain and f"mlbatch job show -n {name}" in plain
+    assert '"status"' not in plain  # a summary, not the JSON
+    code, text = on_terminal("endpoint", "invoke", "-n", endpoint, "-i", str(tmp_path / "good.csv"), env=env)
+    assert code == 0 and "mlbatch job stream -n " in ANSI.sub("", text), text
+    code, text = on_terminal("endpoint", "invoke", "-n", endpoint, "-i", str(tmp_path / "good.csv"), "-o", "json",
+                             env=env)
+    assert code == 0 and json.loads(text[text.index("{"):])["endpoint"] == endpoint, text  # after "uploaded ..."
+
+    code, text = on_terminal("endpoint", "invoke", "-n", endpoint, "-i", str(tmp_path / "bad.csv"), "--max-retries",
+                             "0", "--stream", env=env)
+    assert code == 1, text
+    assert re.search(RED.pattern + r"Job \S+ failed", text), text
+
+
+def test_the_cli_finds_the_app_from_any_folder_by_the_per_user_file_or_a_parent_folders(cli, product, tmp_path):
+    config = tmp_path / "config"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    env = {**PLAIN, "HOME": str(tmp_path / "home"), "XDG_CONFIG_HOME": str(config)}
+    connection = json.dumps({"url": product.base_url, "function_key": product.function_key})
+
+    def listed(cwd: Path, **extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run([*MLBATCH, "endpoint", "list"], capture_output=True, text=True, cwd=cwd,
+                              env={**env, **extra}, stdin=subprocess.DEVNULL, timeout=120)
+
+    assert listed(elsewhere).returncode != 0  # nothing says where the app is
+    write(config / "mlbatch" / "connection.json", connection)
+    found = listed(elsewhere)
+    assert found.returncode == 0 and isinstance(json.loads(found.stdout), list), found.stderr
+    project = tmp_path / "project"
+    write(project / ".devhost" / "connection.json", json.dumps({"url": product.base_url, "function_key": "stale"}))
+    (project / "a" / "b").mkdir(parents=True)
+    refused = listed(project / "a" / "b")  # the nearest file wins over the per-user one
+    assert refused.returncode == 1 and str(project / ".devhost" / "connection.json") in refused.stderr
+    assert listed(project / "a", MLBATCH_KEY=product.function_key).returncode == 0  # the environment wins
+    write(project / ".devhost" / "connection.json", connection)
+    assert listed(project / "a" / "b").returncode == 0
+
+
+def test_the_banner_ends_with_the_studio_and_the_key_and_idle_timer_ticks_log_nothing(product, storage):
+    end = product.log_text().split("Listening on", 1)[1].split("\n\n")[1].strip().splitlines()
+    assert end == [f"Studio:       {product.base_url}/api/studio/", f"Function key: {product.function_key}"]
+    status = BlobServiceClient.from_connection_string(storage).get_blob_client(
+        "azure-webjobs-hosts", f"timers/{product.host_id}/events_tick/status")
+    first = json.loads(status.download_blob().readall())["Last"]
+    wait_for(lambda: json.loads(status.download_blob().readall())["Last"] != first, timeout=60,
+             what="another tick of events_tick")
+    assert "Functions.events_tick" not in product.log_text()
+
+
+TINY_APP = '''
+import os
+
+import azure.functions as func
+
+app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@app.route(route="hello", methods=["GET"])
+def hello(req: func.HttpRequest) -> func.HttpResponse:
+    return func.HttpResponse(f"{os.environ['GREETING']} from {os.getcwd()}")
+'''
+
+
+def test_devhost_runs_an_app_folder_outside_the_project_from_another_folder(azurite, tmp_path):
+    app = tmp_path / "tiny app"
+    write(app / "function_app.py", TINY_APP)
+    write(app / "host.json", '{"version": "2.0"}')
+    write(app / "local.settings.json", json.dumps({"IsEncrypted": False, "Values": {
+        "FUNCTIONS_WORKER_RUNTIME": "python", "GREETING": "hello", "AzureWebJobsStorage": "not used"}}))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    port = free_port()
+    env = {**PLAIN, "XDG_CONFIG_HOME": str(tmp_path / "config"), "PYTHONUNBUFFERED": "1",
+           "AzureWebJobsStorage": azurite.connection_string,
+           "AzureFunctionsJobHost__extensions__durableTask__hubName": f"Hub{uuid.uuid4().hex[:12]}"}
+    log = tmp_path / "devhost.log"
+    with open(log, "wb") as output:
+        host = subprocess.Popen([sys.executable, "-m", "devhost", "start", "--app-dir", "../tiny app", "--port",
+                                 str(port), "--azurite", "never", "--workers", "1", "--keys-file",
+                                 "--keys-file", "keys.json"], cwd=elsewhere, env=env, stdout=output,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for(lambda: "Listening on" in log.read_text() or host.poll() is not None, timeout=90,
+                 what="the tiny app's start")
+        text = log.read_text()
+        assert host.poll() is None, text
+        key = re.search(r"default function key: (\S+)", text).group(1)
+        assert text.split("Listening on", 1)[1].split("\n\n")[1].strip() == f"Function key: {key}"
+        answer = requests.get(f"http://127.0.0.1:{port}/api/hello", params={"code": key}, timeout=30)
+        assert (answer.status_code, answer.text) == (200, f"hello from {app.resolve()}")
+        assert requests.get(f"http://127.0.0.1:{port}/api/hello", timeout=30).status_code == 401
+        for written in (tmp_path / "config" / "mlbatch" / "connection.json", elsewhere / "keys.json"):
+            assert json.loads(written.read_text())["function_key"] == key
+            assert written.stat().st_mode & 0o777 == 0o600
+    finally:
+        os.killpg(host.pid, signal.SIGTERM)
+        host.wait(30)
