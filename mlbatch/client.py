@@ -16,6 +16,7 @@ KEY_VARIABLE = "MLBATCH_KEY"
 LOCAL_CONNECTION_FILE = Path(".devhost/connection.json")  # `make start` writes it in the project folder
 USER_CONNECTION_FILE = Path("mlbatch/connection.json")  # under $XDG_CONFIG_HOME (~/.config)
 API_PREFIX = "/api/"
+CLIENT_HEADER = "x-mlbatch-client"
 TIMEOUT_SECONDS = 300
 DOWNLOAD_CHUNK_BYTES = 16 * 1024 * 1024  # one range per request: the CLI's memory is this, whatever the file
 
@@ -85,6 +86,7 @@ class ApiClient:
         self.session = requests.Session()
         if self.key:
             self.session.headers["x-functions-key"] = self.key
+        self.session.headers[CLIENT_HEADER] = "cli"  # a job it starts records that the CLI started it
 
     def call(self, method: str, path: str, *, json: Any = None, data: bytes | None = None,
              params: dict | None = None, headers: dict | None = None) -> Response:

@@ -375,6 +375,7 @@ def test_invoke_streams_a_local_folder_job_to_its_end_and_downloads_the_predicti
                "--output-file-name", "scores.csv", "--stream")
     job = json.loads(done.stdout)
     assert job["status"] == "Completed" and job["counts"]["mini_batches"] == 3
+    assert job["source"] == {"kind": "invoke", "client": "cli"}
     assert "3/3 mini-batches" in done.stderr and "uploaded" in done.stderr
     assert f"Job {job['name']} completed: 3/3 mini-batches succeeded, 30 rows scored" in done.stderr
     assert "\r" not in done.stderr  # in a pipe, progress is plain lines
