@@ -17,6 +17,7 @@ second interpreter. It is imported by pytest (Python 3.11) and also run as the s
 subprocess, so at the top it imports only the standard library.
 
     python -m tests.real_worker APP_DIR [SCRIPT_FILE]   # prints both views of an app as JSON
+    python -m tests.real_worker --build                 # only builds the venv if it is missing or stale
 """
 from __future__ import annotations
 
@@ -276,14 +277,16 @@ def main(argv: list[str]) -> int:
         view = worker_view(app_dir) if argv[1] == "worker" else devhost_view(app_dir)
         sys.stdout.write("\n" + json.dumps(view) + "\n")
         return 0
-    app_dir = Path(argv[0]).resolve()
-    settings = {"PYTHON_SCRIPT_FILE_NAME": argv[1]} if len(argv) > 1 else {}
     python = find_python313()
     if python is None:
-        print("no Python 3.13 found (set PYTHON313)", file=sys.stderr)
-        return 2
-    worker = take_view(str(ensure_worker_venv(python, progress=lambda line: print(line, file=sys.stderr))),
-                       "worker", app_dir, settings)
+        print("no Python 3.13 found (set PYTHON313); the tests that need it are skipped", file=sys.stderr)
+        return 0 if argv == ["--build"] else 2
+    venv = ensure_worker_venv(python, progress=lambda line: print(line, file=sys.stderr, flush=True))
+    if argv == ["--build"]:
+        return 0
+    app_dir = Path(argv[0]).resolve()
+    settings = {"PYTHON_SCRIPT_FILE_NAME": argv[1]} if len(argv) > 1 else {}
+    worker = take_view(str(venv), "worker", app_dir, settings)
     print(json.dumps({"worker": worker, "devhost": take_view(sys.executable, "devhost", app_dir, settings)},
                      indent=2))
     return 0
