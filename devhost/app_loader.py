@@ -1,10 +1,12 @@
 """Load a Python v2 Functions app and index its functions by trigger, as the Functions worker does."""
 from __future__ import annotations
 
+import collections.abc
 import importlib.util
 import inspect
 import json
 import sys
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -89,6 +91,87 @@ def find_app_object(module) -> func.FunctionRegister:
     return apps[0]
 
 
+def _is_generic(annotation) -> bool:
+    """A typing generic (`List[int]`, `Mapping`), as the worker tells them apart: not Union, Tuple, ClassVar or
+    Callable, and not a builtin's `list[int]`, which the worker takes for no type at all."""
+    if isinstance(annotation, type):
+        return issubclass(annotation, typing.Generic)
+    return (isinstance(annotation, (typing._GenericAlias, typing._SpecialGenericAlias))
+            and annotation.__origin__ not in (typing.Union, tuple, typing.ClassVar, collections.abc.Callable))
+
+
+def _converter(binding_type: str):
+    """The SDK's converter for a binding type; the worker asks the same registry."""
+    return func.get_binding_registry().get(binding_type)
+
+
+def _accepts(binding_type: str, annotation) -> bool:
+    """Whether the worker lets a parameter so annotated take this binding: str and bytes take any binding
+    without an implicit output (the worker's generic binding), anything else must suit the type's converter."""
+    converter = _converter(binding_type)
+    if converter is None:
+        implicit_output = binding_type != "durableClient"
+    else:
+        implicit_output = getattr(converter, "has_implicit_output", lambda: False)()
+    if annotation in (str, bytes) and not implicit_output:
+        return True
+    try:
+        if converter is None:
+            return issubclass(annotation, (str, bytes))
+        return bool(converter.check_input_type_annotation(annotation))
+    except TypeError:  # a generic alias where the converter wants a class: the worker fails on it too
+        return False
+
+
+def _gives(binding_type: str, annotation) -> bool:
+    """Whether the worker lets a function so annotated return to its `$return` binding of this type."""
+    if not isinstance(annotation, type):
+        return False
+    converter = _converter(binding_type)
+    if converter is None:
+        return issubclass(annotation, (str, bytes, bytearray))
+    return bool(converter.check_output_type_annotation(annotation))
+
+
+def check_signature(name: str, user_function: Callable[..., Any], bindings: list[dict]) -> None:
+    """Refuse what the Python worker refuses when it indexes the app (it then runs none of the app's functions),
+    so that an app that starts here starts in Azure: every parameter but `context` names a binding and every
+    binding but `$return` a parameter, and annotations suit their bindings by the SDK converters' own checks,
+    which the worker asks too."""
+    parameters = list(inspect.signature(user_function).parameters)
+    try:
+        hints = typing.get_type_hints(user_function)
+    except Exception as error:
+        raise AppLoadError(f"function '{name}': its annotations cannot be resolved: {error}") from error
+    bound = {binding["name"]: binding for binding in bindings if binding["name"] != "$return"}
+    if "context" in parameters and "context" not in bound:
+        parameters.remove("context")
+        annotation = hints.get("context", func.Context)
+        if not isinstance(annotation, type) or annotation.__name__ != "Context":
+            raise AppLoadError(f"function '{name}': a 'context' parameter must be an azure.functions.Context")
+    unbound = [parameter for parameter in parameters if parameter not in bound]
+    if unbound:
+        raise AppLoadError(f"function '{name}': parameters with no binding of that name: {', '.join(unbound)}")
+    absent = [binding for binding in bound if binding not in parameters]
+    if absent:
+        raise AppLoadError(f"function '{name}': bindings with no parameter of that name: {', '.join(absent)}")
+    for parameter in (parameter for parameter in parameters if parameter in hints):
+        annotation, binding_type = hints[parameter], bound[parameter]["type"]
+        if not (isinstance(annotation, type) or _is_generic(annotation)):
+            raise AppLoadError(f"function '{name}': parameter '{parameter}' is annotated {annotation!r}, not a type")
+        if not _accepts(binding_type, annotation):
+            raise AppLoadError(f"function '{name}': parameter '{parameter}' is annotated {_type_name(annotation)}, "
+                               f"which its {binding_type} binding does not give")
+    returned = next((binding for binding in bindings if binding["name"] == "$return"), None)
+    if returned is not None and "return" in hints and not _gives(returned["type"], hints["return"]):
+        raise AppLoadError(f"function '{name}': return annotation {_type_name(hints['return'])} does not suit its "
+                           f"{returned['type']} output")
+
+
+def _type_name(annotation) -> str:
+    return annotation.__name__ if isinstance(annotation, type) else repr(annotation)
+
+
 def index_app(app: func.FunctionRegister) -> AppIndex:
     functions: dict[str, FunctionSpec] = {}
     for function in app.get_functions():
@@ -104,6 +187,7 @@ def index_app(app: func.FunctionRegister) -> AppIndex:
         if len(triggers) != 1:
             raise AppLoadError(f"function '{name}' must have exactly one trigger")
         user_function = function.get_user_function()
+        check_signature(name, user_function, bindings)
         parameters = list(inspect.signature(user_function).parameters)
         functions[name] = FunctionSpec(
             name=name,
