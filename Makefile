@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: start test setup browser clean
+.PHONY: start test setup browser worker313 clean
 
 # The app in the foreground; once it answers, `mlbatch demo` registers a sample model, endpoint and data.
 # The URL and key go to .devhost/connection.json and ~/.config/mlbatch/connection.json: mlbatch finds the app
@@ -16,8 +16,13 @@ start: setup local.settings.json
 	$(VENV)/bin/mlbatch demo --wait 180 || echo "mlbatch demo failed: the app runs without the sample"; \
 	wait $$host
 
-test: setup browser
+test: setup browser worker313
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The app's requirements and the real Python worker library (azure-functions-runtime) on Python 3.13, for the
+# tests that compare its view of the app with the local runtime's; nothing to do when it is current.
+worker313: setup
+	$(PY) -m tests.real_worker --build
 
 setup: $(VENV)/.installed node_modules/.installed
 
@@ -43,4 +48,4 @@ local.settings.json: local.settings.json.example
 	test -f $@ || cp $< $@
 
 clean:
-	rm -rf $(VENV) node_modules .azurite .azurite.log
+	rm -rf $(VENV) node_modules .azurite .azurite.log .venv-py313 .venv-py313.lock
