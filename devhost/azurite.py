@@ -71,6 +71,14 @@ class Azurite:
             raise
         return self
 
+    def kill(self) -> None:
+        """kill -9, as a crash would: what Azurite had not saved to its folder yet is lost (it saves every few
+        seconds). start() again brings it back on the same ports and folder."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()

@@ -11,6 +11,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 
+from azure.core.exceptions import ResourceNotFoundError
+
 from registry.blob_folders import download_prefix
 from registry.clock import now_iso
 from registry.environment_builds import BUILT_MARK, build, environments_dir, interpreter_of
@@ -180,6 +182,9 @@ class MiniBatchRunner:
                 if answer.stopped or (answer.ok and not answer.outcome.failed):
                     break
                 time.sleep(min(1.0, DEFAULT_RETRY_PAUSE_SECONDS * attempts))
+        failure = inputs.storage_failure()
+        if failure is not None:  # not the files' fault: no result, the activity fails and is retried
+            raise failure
         if attempt_logs:
             storage.write_log(logs.mini_batch_stdout_log(index), "\n".join(attempt_logs))
         if answer.stopped:
@@ -235,15 +240,20 @@ class MiniBatchRunner:
             error="; ".join(f"{f.name}: {f.error}" for f in failed)[:DEFAULT_ERROR_CHARS] or None)
 
     def _fetch(self, item: PlannedItem, path: Path) -> None:
-        """Download one input for the scoring process, or tell it why the file will not come."""
+        """Download one input for the scoring process, or tell it why the file will not come. The file fails
+        when it is at fault (refused, gone); when the storage is (it does not answer), the download raises too,
+        and the mini-batch gets no result from this run (see MiniBatchInputs.storage_failure)."""
         try:
             self.reader.download(InputFile(item.name, item.uri, item.size), partial_path(path), item.range,
                                  item.header_bytes)
             arrived(path)
         except WorkspaceError as error:
             unavailable(path, error.message)
-        except Exception as error:  # storage trouble: the file fails, the scoring process does not wait forever
+        except ResourceNotFoundError as error:
+            unavailable(path, f"'{item.name}' could not be downloaded: it no longer exists ({error})")
+        except Exception as error:  # the scoring process is told, so it does not wait forever
             unavailable(path, f"'{item.name}' could not be downloaded: {type(error).__name__}: {error}")
+            raise
 
     def _failed(self, storage: JobStorage, index: int, items: list[PlannedItem], error: str, trace: str,
                 attempts: int, fatal: JobError | None = None) -> MiniBatchResult:
@@ -319,6 +329,12 @@ class MiniBatchInputs:
         self.paths = [self.folder / "inputs" / str(number) / PurePosixPath(item.name).name
                       for number, item in enumerate(items)]
         self.downloads = [downloads.submit(fetch, item, path) for item, path in zip(items, self.paths)]
+
+    def storage_failure(self) -> BaseException | None:
+        """The error of a download that failed because the storage did not answer, if one did. Counting the
+        file as failed would let a job complete without its rows, so the mini-batch must be scored again."""
+        return next((d.exception() for d in self.downloads if d.done() and not d.cancelled() and d.exception()),
+                    None)
 
     def close(self) -> None:
         for download in self.downloads:

@@ -31,6 +31,17 @@ def azurite(artifacts_dir: Path):
     emulator.stop()
 
 
+@pytest.fixture(scope="module")
+def disk_azurite(tmp_path_factory, artifacts_dir: Path):
+    """An Azurite of the module's own, persisted in a folder, so a test can kill or stop it and start it again
+    on the same ports and folder."""
+    emulator = Azurite((free_port(), free_port(), free_port()), location=tmp_path_factory.mktemp("azurite"),
+                       log_file=artifacts_dir / "azurite-on-disk.log")
+    emulator.start()
+    yield emulator
+    emulator.stop()
+
+
 @pytest.fixture
 def storage(azurite) -> str:
     return azurite.connection_string

@@ -32,7 +32,8 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
 
 
 class Runtime:
-    """`python -m devhost start` for one app folder, with its own task hub and host id unless given."""
+    """`python -m devhost start` for one app folder, with its own task hub and host id unless given; `env`
+    adds to the test's environment, and a value of None leaves that variable out."""
 
     def __init__(self, app_dir: Path, storage: str, log_dir: Path, *, hub: str | None = None,
                  host_id: str | None = None, workers: int = 2, env: dict | None = None,
@@ -69,6 +70,7 @@ class Runtime:
             "AzureFunctionsWebHost__hostid": self.host_id,
             **self.extra_env,
         }
+        env = {name: value for name, value in env.items() if value is not None}  # None: unset it
         command = [sys.executable, "-m", "devhost", "start", "--app-dir", str(self.app_dir),
                    "--port", str(self.port), "--azurite", "never", "--workers", str(self.workers),
                    "--activity-visibility", str(self.activity_visibility)]
@@ -123,3 +125,9 @@ class Runtime:
             return body if body.get("runtimeStatus") in statuses else None
 
         return wait_for(done, timeout=timeout, interval=0.2, what=f"instance status in {statuses}")
+
+
+def product_runtime(storage: str, log_dir: Path, *, settings: dict | None = None, **options) -> Runtime:
+    """The product app (batch_app.py) on the local runtime, with the app settings given; not started."""
+    return Runtime(ROOT, storage, log_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py", **(settings or {})},
+                   **options)

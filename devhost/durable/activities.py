@@ -21,7 +21,7 @@ import traceback
 import uuid
 from pathlib import Path
 
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceNotFoundError
 from azure.functions import meta
 from azure.functions.durable_functions import ActivityTriggerConverter
 from azure.storage.blob import ContainerClient
@@ -69,6 +69,8 @@ class _Heartbeat(threading.Thread):
                     self.message.pop_receipt = updated.pop_receipt
                 except (ResourceNotFoundError, HttpResponseError):
                     return
+                except AzureError:  # the storage does not answer: try again next time, while the item runs
+                    continue
 
     def finish(self) -> None:
         self.stopped.set()

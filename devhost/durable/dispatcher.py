@@ -3,6 +3,13 @@
 Every change to an instance happens here, one episode at a time per instance; the management API only
 creates instance rows and sends messages. Messages are deleted only after the episode they fed is committed
 and its outgoing messages are sent, so a crash at any point repeats work instead of losing it.
+
+A crash of the storage itself can lose work all the same: Azurite saves each of its stores to disk every few
+seconds, so when it is killed and started again its tables and queues have each forgotten their last writes,
+not necessarily the same ones (an episode whose history was kept but whose work items were not, or the
+other way round). So once the storage answers again after an outage, everything that each unfinished
+instance waits for according to its history is sent again (see `resend_awaited`); what was not lost arrives
+twice and the second copy is dropped, as for any redelivery.
 """
 from __future__ import annotations
 
@@ -18,7 +25,7 @@ from typing import Callable
 from azure.core.exceptions import HttpResponseError, ResourceModifiedError
 
 from ..app_loader import FunctionSpec
-from .history import EventType, event, execution_started, parse_time, utc_now
+from .history import TASK_RESULT_EVENTS, EventType, event, execution_started, parse_time, utc_now
 from .messages import control_message, work_item
 from .replay import accept_new_events, run_episode, split_for_retries
 from .taskhub import TERMINAL_STATUSES, TaskHub, partition_of
@@ -31,6 +38,7 @@ SUSPENDED_RETRY_SECONDS = 2
 VISIBILITY_MARGIN_SECONDS = 0.05
 IDLE_POLL_SECONDS = 2.0  # senders in this host give notice and timers wake their partition when due; polling
 # only catches messages from elsewhere (a crashed host's, whose visibility ran out)
+STORAGE_PROBE_SECONDS = 1.0  # how often the storage is asked whether it answers (one request, not retried)
 CONTROL_EVENTS = {
     EventType.ExecutionTerminated,
     EventType.ExecutionSuspended,
@@ -67,6 +75,33 @@ def start_message(execution_id: str, name: str, input_json: str | None, parent: 
     return control_message(execution_id, execution_started(utc_now(), name, input_json, **fields))
 
 
+def work_out(row: dict, task_id: int, name: str, input_json: str | None) -> dict:
+    """Outbox item: the work item of the instance's activity task_id."""
+    return {"kind": "work", "body": work_item(row["PartitionKey"], row["ExecutionId"], task_id, name, input_json)}
+
+
+def timer_out(row: dict, timer_id: int, fire_at: str, now) -> dict:
+    """Outbox item: the instance's timer timer_id, which fires at fire_at."""
+    fired = event(EventType.TimerFired, now, TimerId=timer_id, FireAt=fire_at)
+    return {"kind": "control", "instanceId": row["PartitionKey"], "fireAt": fire_at,
+            "body": control_message(row["ExecutionId"], fired)}
+
+
+def parent_of(row: dict, task_id: int) -> dict:
+    """What a sub-orchestration started as the instance's task task_id knows of its parent."""
+    return {"InstanceId": row["PartitionKey"], "ExecutionId": row["ExecutionId"], "TaskScheduledId": task_id,
+            "Name": row["Name"]}
+
+
+def child_out(row: dict, task_id: int, child_id: str, name: str, input_json: str | None) -> list[dict]:
+    """Outbox items: create the sub-orchestration the instance starts as task task_id, and start it."""
+    parent, execution_id = parent_of(row, task_id), new_execution_id()
+    return [{"kind": "create", "instanceId": child_id, "name": name, "input": input_json,
+             "executionId": execution_id, "parent": parent},
+            {"kind": "control", "instanceId": child_id,
+             "body": start_message(execution_id, name, input_json, parent)}]
+
+
 class OrchestrationDispatcher:
     def __init__(self, hub: TaskHub, orchestrators: dict[str, FunctionSpec],
                  on_work_sent: Callable[[], None] = lambda: None):
@@ -95,7 +130,81 @@ class OrchestrationDispatcher:
     # -- loop ---------------------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
         await self._resend_unsent_outboxes()
-        await asyncio.gather(*(self._run_partition(p, stopping) for p in range(self.hub.partition_count)))
+        await asyncio.gather(*(self._run_partition(p, stopping) for p in range(self.hub.partition_count)),
+                             self._watch_storage(stopping))
+
+    async def _watch_storage(self, stopping: asyncio.Event) -> None:
+        """Probe the storage every STORAGE_PROBE_SECONDS; when it answers again after it did not, send again
+        what unfinished instances wait for (an emulator that was killed has forgotten its last writes)."""
+        down = False
+        while not stopping.is_set():
+            if not await self.hub.answers():
+                if not down:
+                    log.warning("the storage does not answer; waiting for it to come back")
+                down = True
+            elif down:
+                try:
+                    resent = await self.resend_awaited()
+                    log.warning("the storage answers again; sent again what %d unfinished instance(s) wait for",
+                                resent)
+                    down = False
+                except Exception:
+                    log.exception("sending again what unfinished instances wait for failed; trying again")
+            try:
+                await asyncio.wait_for(stopping.wait(), STORAGE_PROBE_SECONDS)
+            except asyncio.TimeoutError:
+                pass
+
+    async def resend_awaited(self) -> int:
+        """Send again what each unfinished instance waits for, as its history tells: its start if it has not
+        started, the work items of its open activities, its pending timers, and for each open
+        sub-orchestration the child (created again if missing) or, if the child has ended, its result.
+        Gives the number of instances that waited for something."""
+        await self._resend_unsent_outboxes()
+        waiting = 0
+        async for row in self.hub.iter_unfinished_instances():
+            items = await self._awaited(row)
+            if items:
+                await self._deliver(items)
+                waiting += 1
+        return waiting
+
+    async def _awaited(self, row: dict) -> list[dict]:
+        instance_id, execution_id = row["PartitionKey"], row["ExecutionId"]
+        history = await self.hub.load_history(instance_id, execution_id, row["HistoryLength"]) \
+            if row["HistoryLength"] else []
+        if not any(e["EventType"] == EventType.ExecutionStarted for e in history):
+            return [{"kind": "control", "instanceId": instance_id,
+                     "body": start_message(execution_id, row["Name"], row.get("Input"), row.get("Parent"))}]
+        ended = {e["TaskScheduledId"] for e in history if e["EventType"] in TASK_RESULT_EVENTS}
+        fired = {e["TimerId"] for e in history if e["EventType"] == EventType.TimerFired}
+        items: list[dict] = []
+        for scheduled in history:
+            kind, task_id = scheduled["EventType"], scheduled["EventId"]
+            if kind == EventType.TaskScheduled and task_id not in ended:
+                items.append(work_out(row, task_id, scheduled["Name"], scheduled.get("Input")))
+            elif kind == EventType.TimerCreated and task_id not in fired:
+                items.append(timer_out(row, task_id, scheduled["FireAt"], utc_now()))
+            elif kind == EventType.SubOrchestrationInstanceCreated and task_id not in ended:
+                items += await self._awaited_child(row, scheduled)
+        return items
+
+    async def _awaited_child(self, row: dict, created: dict) -> list[dict]:
+        task_id, child_id = created["EventId"], created["InstanceId"]
+        child = await self.hub.get_instance(child_id)
+        if child is None:
+            return child_out(row, task_id, child_id, created["Name"], created.get("Input"))
+        if child["RuntimeStatus"] not in TERMINAL_STATUSES or child.get("Parent") != parent_of(row, task_id):
+            return []  # still running (its own history says what it waits for), or another attempt's
+        items: list[dict] = []
+        if child["RuntimeStatus"] == "Completed":
+            self._notify_parent(child, items, failed=False, result=child.get("Output"))
+        else:
+            failure = child.get("FailureDetails") or {}
+            self._notify_parent(child, items, failed=True, details=failure.get("details"),
+                                reason=failure.get("message") or f"Instance {child['RuntimeStatus'].lower()}: "
+                                                                 f"{child.get('Output')}")
+        return items
 
     async def _run_partition(self, partition: int, stopping: asyncio.Event) -> None:
         """Poll when told to (or every IDLE_POLL_SECONDS), and straight again after a full batch. A batch
@@ -144,10 +253,15 @@ class OrchestrationDispatcher:
 
         now = utc_now()
         ready, kept = [], []
+        started = any(e["EventType"] == EventType.ExecutionStarted for e in history)
         for message, body in items:
             history_event = dict(body["Event"], MessageId=body["MessageId"])
             if body.get("ExecutionId") not in (None, execution_id):
                 continue  # meant for an earlier execution: dropped
+            if history_event["EventType"] == EventType.ExecutionStarted:
+                if started:
+                    continue  # a start sent again (resend_awaited) for an instance that has started: dropped
+                started = True
             if history_event["EventType"] == EventType.TimerFired:
                 remaining = (parse_time(history_event["FireAt"]) - now).total_seconds()
                 if remaining > 0:
@@ -296,22 +410,12 @@ class OrchestrationDispatcher:
         return status
 
     def _queue_outgoing(self, row, outgoing, outbox, now) -> None:
-        instance_id, execution_id = row["PartitionKey"], row["ExecutionId"]
         for activity in outgoing.activities:
-            outbox.append({"kind": "work", "body": work_item(
-                instance_id, execution_id, activity["taskId"], activity["name"], activity["input"])})
+            outbox.append(work_out(row, activity["taskId"], activity["name"], activity["input"]))
         for timer in outgoing.timers:
-            fired = event(EventType.TimerFired, now, TimerId=timer["timerId"], FireAt=timer["fireAt"])
-            outbox.append({"kind": "control", "instanceId": instance_id, "fireAt": timer["fireAt"],
-                           "body": control_message(execution_id, fired)})
+            outbox.append(timer_out(row, timer["timerId"], timer["fireAt"], now))
         for child in outgoing.sub_orchestrations:
-            parent = {"InstanceId": instance_id, "ExecutionId": execution_id,
-                      "TaskScheduledId": child["taskId"], "Name": row["Name"]}
-            child_execution = new_execution_id()
-            outbox.append({"kind": "create", "instanceId": child["instanceId"], "name": child["name"],
-                           "input": child["input"], "executionId": child_execution, "parent": parent})
-            outbox.append({"kind": "control", "instanceId": child["instanceId"],
-                           "body": start_message(child_execution, child["name"], child["input"], parent)})
+            outbox += child_out(row, child["taskId"], child["instanceId"], child["name"], child["input"])
 
     def _notify_parent(self, row, outbox, *, failed: bool, result=None, reason=None, details=None) -> None:
         parent = row.get("Parent")
@@ -360,7 +464,18 @@ class OrchestrationDispatcher:
             await self.hub.delete_history(instance_id, keep_execution=continued["ExecutionId"])
 
     async def _send_outbox(self, row: dict) -> dict:
-        outbox = row.get("Outbox") or []
+        await self._deliver(row.get("Outbox") or [])
+        etag = row.pop("_etag")
+        row = dict(row, OutboxSent=True)
+        row.pop("Outbox", None)
+        try:
+            new_etag = await self.hub.put_instance(row, etag)
+        except (ResourceModifiedError, HttpResponseError):
+            return await self.hub.get_instance(row["PartitionKey"])
+        return dict(row, _etag=new_etag)
+
+    async def _deliver(self, outbox: list[dict]) -> None:
+        """Send outbox items: child instances created first, then work items and control messages."""
         sem = asyncio.Semaphore(32)
 
         async def send(item: dict) -> None:
@@ -388,14 +503,6 @@ class OrchestrationDispatcher:
             self.on_work_sent()
         for instance_id in {i["instanceId"] for i in outbox if i["kind"] == "control"}:
             self.notify(instance_id)
-        etag = row.pop("_etag")
-        row = dict(row, OutboxSent=True)
-        row.pop("Outbox", None)
-        try:
-            new_etag = await self.hub.put_instance(row, etag)
-        except (ResourceModifiedError, HttpResponseError):
-            return await self.hub.get_instance(row["PartitionKey"])
-        return dict(row, _etag=new_etag)
 
     async def _resend_unsent_outboxes(self) -> None:
         async for row in self.hub.iter_instances_needing_outbox():

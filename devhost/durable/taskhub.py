@@ -19,7 +19,7 @@ import zlib
 from typing import Any, AsyncIterator
 
 from azure.core import MatchConditions
-from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.data.tables.aio import TableServiceClient
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueServiceClient
@@ -38,6 +38,7 @@ from .payloads import (
 TABLE_BATCH = 100
 TERMINAL_STATUSES = {"Completed", "Failed", "Terminated", "Canceled"}
 MAX_VISIBILITY_SECONDS = 6 * 24 * 3600
+PROBE_TIMEOUT_SECONDS = 5  # a storage that has not answered a probe within this is taken as down
 
 
 def control_queue_name(hub: str, partition: int) -> str:
@@ -71,6 +72,8 @@ class TaskHub:
         ]
         self.work_items = self._queues.get_queue_client(work_item_queue_name(hub_name))
         self.large = self._blobs.get_container_client(large_messages_container(hub_name))
+        self._probe = QueueServiceClient.from_connection_string(
+            conn, retry_total=0, connection_timeout=PROBE_TIMEOUT_SECONDS, read_timeout=PROBE_TIMEOUT_SECONDS)
 
     async def create(self) -> None:
         for table in (self.instances, self.history):
@@ -89,8 +92,19 @@ class TaskHub:
             pass
 
     async def close(self) -> None:
-        for client in (self._tables, self._queues, self._blobs):
+        for client in (self._tables, self._queues, self._blobs, self._probe):
             await client.close()
+
+    async def answers(self) -> bool:
+        """Whether the storage answers right now: one cheap request, not retried (the clients above retry for
+        up to a minute, which would hide an outage)."""
+        try:
+            await self._probe.get_queue_client(self.work_items.queue_name).get_queue_properties()
+        except HttpResponseError:
+            return True  # it answered, if only with an error
+        except AzureError:
+            return False
+        return True
 
     # -- payloads ---------------------------------------------------------------------------------
     async def _store(self, entity: dict, instance_id: str) -> dict:
@@ -228,6 +242,11 @@ class TaskHub:
             await queue.update_message(message, visibility_timeout=math.ceil(min(seconds, MAX_VISIBILITY_SECONDS)))
         except (ResourceNotFoundError, HttpResponseError):
             pass
+
+    async def iter_unfinished_instances(self) -> AsyncIterator[dict]:
+        unfinished = " and ".join(f"RuntimeStatus ne '{status}'" for status in sorted(TERMINAL_STATUSES))
+        async for entity in self.instances.query_entities(unfinished):
+            yield await self._load(dict(entity))
 
     async def iter_instances_needing_outbox(self) -> AsyncIterator[dict]:
         async for entity in self.instances.query_entities("OutboxSent eq false"):

@@ -1,4 +1,5 @@
-"""Crashes lose nothing: kill -9 of the runtime mid-orchestration, and of one activity worker."""
+"""Crashes lose nothing: kill -9 of the runtime mid-orchestration, of one activity worker, and a storage that
+lost a message while it was away."""
 from __future__ import annotations
 
 import os
@@ -7,8 +8,10 @@ import signal
 from collections import Counter
 
 import pytest
+from azure.data.tables import TableServiceClient
+from azure.storage.queue import QueueServiceClient
 
-from tests.harness import APPS, wait_for
+from tests.harness import APPS, Runtime, wait_for
 from tests.runtime.test_durable import start, status_via_sdk
 
 FEATURES = APPS / "durable_features"
@@ -57,3 +60,31 @@ def test_a_crashed_activity_worker_is_replaced_and_its_work_item_runs_again(star
     assert "exited with -9; starting another" in runtime.log_text()
     runners = {int(pid) for pid in pattern.findall(runtime.log_text())}
     assert worker_pid in runners and len(runners) == 2, "the item ran again in the replacement worker"
+
+
+def test_a_timer_whose_message_the_storage_lost_fires_once_the_storage_is_back(disk_azurite, artifacts_dir):
+    """Azurite killed mid-run forgets its last few seconds of writes, messages among them. Here the loss is
+    certain: the timer's message is deleted and Azurite restarts. The runtime notices the outage and, once the
+    storage answers again, sends again what unfinished instances wait for."""
+    runtime = Runtime(FEATURES, disk_azurite.connection_string, artifacts_dir).start()
+    try:
+        instance = start(runtime, "durable_timer", 4)
+        rows = TableServiceClient.from_connection_string(disk_azurite.connection_string).get_table_client(
+            f"{runtime.hub}Instances")
+        wait_for(lambda: rows.get_entity(instance["id"], "").get("OutboxSent") and "TimerCreated" in {
+            e["EventType"] for e in status_via_sdk(runtime, instance["id"])["historyEvents"]},
+            timeout=60, what="the timer's message to be sent")
+        queues = QueueServiceClient.from_connection_string(disk_azurite.connection_string)
+        for queue in queues.list_queues(name_starts_with=f"{runtime.hub.lower()}-control-"):
+            queues.get_queue_client(queue.name).clear_messages()
+        log_before = len(runtime.log_text())
+        disk_azurite.stop()  # saves its state: the deleted message stays deleted
+        wait_for(lambda: "the storage does not answer" in runtime.log_text()[log_before:], timeout=30,
+                 what="the runtime to notice the outage")
+        disk_azurite.start()
+
+        final = runtime.wait_for_status(instance["statusQueryGetUri"], timeout=60)
+        assert final["runtimeStatus"] == "Completed"
+        assert "sent again what 1 unfinished instance(s) wait for" in runtime.log_text()
+    finally:
+        runtime.stop()
