@@ -143,16 +143,27 @@ def _too_large(body: dict, size: int) -> ValidationFailed:
                             f"{MAX_RECORD_CHARS:,}); '{largest}' takes the most room.", target=largest)
 
 
+MISSING_CODES = ("ContainerNotFound", "TableNotFound")
+
+
 class WorkspaceStorage:
-    """Tables and containers of the workspace, created on first use."""
+    """Tables and containers of the workspace, created on first use (and again if storage lost them)."""
 
     TABLES = ("Models", "Datastores", "DataAssets", "Codes", "BatchEndpoints", "BatchDeployments")
 
     def __init__(self, conn: str):
         self.connection_string = conn
-        self._tables = TableServiceClient.from_connection_string(conn, **table_client_options())
-        self.blobs = BlobServiceClient.from_connection_string(conn, **blob_client_options())
         self._ready: set[str] = set()
+        forget = {"raw_response_hook": self._forget_missing}
+        self._tables = TableServiceClient.from_connection_string(conn, **table_client_options(), **forget)
+        self.blobs = BlobServiceClient.from_connection_string(conn, **blob_client_options(), **forget)
+
+    def _forget_missing(self, response) -> None:
+        """A table or container that storage says is missing (an emulator that lost its last writes, someone
+        who deleted it) is created again on its next use, instead of failing every write until a restart."""
+        answer = response.http_response
+        if answer.status_code == 404 and answer.headers.get("x-ms-error-code") in MISSING_CODES:
+            self._ready.clear()
 
     def table(self, name: str) -> RecordTable:
         if name not in self._ready:
