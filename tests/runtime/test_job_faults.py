@@ -124,7 +124,8 @@ def test_kill_9_of_azurite_mid_job_then_restart_ends_exact_or_failed_and_the_run
     assert recorded_mini_batches(storage, name) < FILES, "the crash must land mid-job"
     log_before = len(runtime.log_text())
     disk_azurite.kill()
-    assert call(runtime, "GET", f"api/jobs/{name}").status_code == 500, "no storage: an error, not a stale answer"
+    down = call(runtime, "GET", f"api/jobs/{name}")
+    assert down.status_code == 503 and int(down.headers["Retry-After"]) > 0, "no storage: 503, not a stale answer"
     wait_for(lambda: "the storage does not answer" in runtime.log_text()[log_before:], timeout=30,
              what="the runtime to notice the outage")
     disk_azurite.start()
