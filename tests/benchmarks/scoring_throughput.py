@@ -1,9 +1,12 @@
 """Benchmark (not a test): end-to-end scoring throughput of a batch job against plain loops over the same files.
 
 Run: .venv/bin/python -m tests.benchmarks.scoring_throughput [--files 100 --rows 10000 --big-files 400 --repeats 3]
+     [--scaling] [--memory]
 
 It builds a gradient-boosting model (20 features) as ONNX and as MLflow, writes CSV files, and measures in one
-run: a plain onnxruntime loop and an mlflow.pyfunc loop over the local files (the baselines), then a job on the
+run: a plain onnxruntime loop, an mlflow.pyfunc loop, a per-core loop that writes the same prediction columns
+as the job (a process per core, one ONNX thread each) and, when ray is installed (an optional extra, never the
+app's), Ray Data over the local files (the baselines), then a job on the
 local runtime against Azurite over the same files uploaded: rows/s and ratios, submit-to-first-mini-batch
 latency, median orchestration overhead per mini-batch, and the peak memory of the scoring processes at two job
 sizes. Baselines and jobs alternate (--repeats rounds, each with its baselines run before and after its jobs
@@ -79,6 +82,86 @@ def onnx_loop(onnx_bytes: bytes, paths: list[Path]) -> float:
     return rows / (time.perf_counter() - started)
 
 
+def _score_files_one_core(job: tuple[bytes, list[str], str]) -> int:
+    """One core's share of the per-core loop: what a user writes in ten minutes, predictions written."""
+    import onnxruntime
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    onnx_bytes, files, out_folder = job
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    rows = 0
+    for file in files:
+        table = pacsv.read_csv(file)
+        matrix = np.column_stack([table.column(i).to_numpy() for i in range(table.num_columns)]).astype(np.float32)
+        labels, probabilities = session.run(None, {name: matrix})
+        count = len(labels)
+        columns = {"file_name": pa.array([Path(file).name] * count), "row": pa.array(np.arange(count)),
+                   "prediction": pa.array(labels)}
+        columns |= {f"probabilities_{k}": pa.array(probabilities[:, k]) for k in range(probabilities.shape[1])}
+        pacsv.write_csv(pa.table(columns), str(Path(out_folder) / f"{Path(file).stem}.pred.csv"))
+        rows += count
+    return rows
+
+
+def per_core_loop(onnx_bytes: bytes, paths: list[Path]) -> float:
+    """One process per core, each with a one-thread ONNX session over its share of the files, writing the same
+    prediction columns as the job (file name, row, outputs) to local disk."""
+    import multiprocessing
+
+    cores = os.cpu_count() or 1
+    with tempfile.TemporaryDirectory(prefix="per-core-") as out, \
+            multiprocessing.get_context("spawn").Pool(cores) as pool:
+        shares = [(onnx_bytes, [str(p) for p in paths[i::cores]], out) for i in range(cores)]
+        pool.map(_score_files_one_core, [(onnx_bytes, [], out)] * cores)  # processes up, imports done
+        started = time.perf_counter()
+        rows = sum(pool.map(_score_files_one_core, shares))
+        return rows / (time.perf_counter() - started)
+
+
+def ray_data_loop(onnx_bytes: bytes, paths: list[Path]) -> float | None:
+    """Ray Data on the same files, when ray is installed (`pip install "ray[data]"`, never a requirement of the
+    app): read_csv -> map_batches with an ONNX predictor class, one actor per core -> write_csv."""
+    try:
+        import ray
+    except ImportError:
+        return None
+    cores = os.cpu_count() or 1
+
+    class Predictor:
+        def __init__(self):
+            import onnxruntime
+
+            options = onnxruntime.SessionOptions()
+            options.intra_op_num_threads = 1
+            self.session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
+            self.name = self.session.get_inputs()[0].name
+
+        def __call__(self, batch: dict) -> dict:
+            matrix = np.column_stack([batch[column] for column in FEATURES]).astype(np.float32)
+            labels, probabilities = self.session.run(None, {self.name: matrix})
+            return {"prediction": labels, **{f"probabilities_{k}": probabilities[:, k]
+                                             for k in range(probabilities.shape[1])}}
+
+    rows = _rows_in(paths)
+    ray.init(num_cpus=cores, include_dashboard=False, log_to_driver=False, ignore_reinit_error=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ray-") as out:
+            started = time.perf_counter()
+            ray.data.read_csv([str(p) for p in paths]).map_batches(
+                Predictor, concurrency=cores, batch_format="numpy").write_csv(out)
+            return rows / (time.perf_counter() - started)
+    finally:
+        ray.shutdown()
+
+
+def _rows_in(paths: list[Path]) -> int:
+    return sum(sum(1 for _ in open(path)) - 1 for path in paths)
+
+
 def mlflow_loop(folder: Path, paths: list[Path]) -> float:
     import mlflow.pyfunc
 
@@ -122,16 +205,16 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def peak_memory_mb(pids: list[int]) -> dict[str, float]:
-    """VmHWM (peak resident memory) of each kind of process under the runtime."""
+def peak_memory_mb(host_pid: int) -> dict[str, float]:
+    """VmHWM (peak resident memory) of the host and of each kind of process under it."""
     peaks: dict[str, float] = {}
-    for pid in pids:
+    for pid in [host_pid, *descendants(host_pid)]:
         try:
             command = (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")).decode()
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        kind = "scoring process" if "scoring.process" in command else \
+        kind = "host" if pid == host_pid else "scoring process" if "scoring.process" in command else \
             "activity worker" if "multiprocessing" in command else None
         if kind is None:
             continue
@@ -168,6 +251,54 @@ class Product:
         return job, elapsed, self.call("GET", f"api/jobs/{job['name']}/mini-batches")["value"]
 
 
+def deploy(product: Product, onnx_bytes: bytes, mini_batch_size: int, cores: int) -> None:
+    model = product.call("POST", "api/models/bench-gbm/versions", data=onnx_bytes, params={"filename": "model.onnx"})
+    product.call("PUT", "api/batchEndpoints/bench", json={})
+    product.call("PUT", "api/batchEndpoints/bench/deployments/onnx", json={
+        "type": "model", "model": model["id"], "resources": {"instance_count": 1},
+        "settings": {"mini_batch_size": mini_batch_size, "max_concurrency_per_instance": cores}})
+
+
+# The same 1M rows as ever more mini-batches: (files, rows per file, mini_batch_size).
+SCALING = [(100, 10_000, 10), (100, 10_000, 1), (1_000, 1_000, 1), (10_000, 100, 1)]
+
+
+def scaling(azurite: Azurite, container, root: Path) -> list[tuple[str, str]]:
+    """A job's time per mini-batch as their number grows 1,000-fold over the same rows: it must not grow."""
+    figures, per_batch = [], {}
+    with Product(azurite, root) as product:
+        for files, rows, size in SCALING:
+            print(f"scaling: {files:,} files x {rows:,} rows, mini_batch_size {size}...", flush=True)
+            source = upload(container, f"bench-scale-{files}", write_files(root / f"scale-{files}", files, rows, 3))
+            _, elapsed, batches = product.run_job("bench", source, {"mini_batch_size": size})
+            per_batch[len(batches)] = elapsed / len(batches)
+            figures.append((f"{files * rows:,} rows as {len(batches):,} mini-batches ({files:,} files, "
+                            f"mini_batch_size {size})",
+                            f"{elapsed:.2f} s, {per_batch[len(batches)] * 1000:.1f} ms per mini-batch"))
+    most, hundred = max(per_batch), min(per_batch, key=lambda count: abs(count - 100))
+    figures.append((f"  time per mini-batch, {most:,} vs {hundred:,} mini-batches",
+                    f"{per_batch[most] / per_batch[hundred]:.2f}x (target <= 1.2x)"))
+    return figures
+
+
+def memory(azurite: Azurite, container, root: Path) -> list[tuple[str, str]]:
+    """The peak memory of the host, its workers and the scoring processes, each on a fresh runtime: for one
+    1 GB CSV (streamed in pieces) and for 10,000 small files. Bounded whatever the size or count."""
+    figures = []
+    cases = [("one 1 GB CSV", lambda: write_files(root / "gigabyte", 1, 5_000_000, 4), "bench-gigabyte"),
+             ("10,000 small files", lambda: sorted((root / "scale-10000").glob("*.csv"))
+              or write_files(root / "scale-10000", 10_000, 100, 3), "bench-scale-10000")]
+    for label, make, prefix in cases:
+        print(f"memory: {label}...", flush=True)
+        source = upload(container, prefix, make())
+        with Product(azurite, root) as product:
+            product.run_job("bench", source)
+            peaks = peak_memory_mb(product.runtime.process.pid)
+        figures.append((f"peak memory, {label}", ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(peaks.items()))
+                        + " (target <= 300 MB each)"))
+    return figures
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--files", type=int, default=100)
@@ -177,7 +308,12 @@ def main() -> int:
     parser.add_argument("--large-mini-batch-size", type=int, default=0,
                         help="of the second 1M-row job (default: files / cores, one mini-batch per slot)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of baselines and jobs")
+    parser.add_argument("--scaling", action="store_true",
+                        help="also 1M rows as 10, 100, 1,000 and 10,000 mini-batches: time per mini-batch")
+    parser.add_argument("--memory", action="store_true",
+                        help="also the peak memory of every process for one 1 GB CSV and for 10,000 small files")
     args = parser.parse_args()
+    figures_after: list[tuple[str, str]] = []
     cores = os.cpu_count() or 1
     figures: list[tuple[str, str]] = []
     rounds: list[dict] = []
@@ -199,31 +335,33 @@ def main() -> int:
                       f"of {total:,} rows with mini_batch_size {args.mini_batch_size} and {large}, baselines "
                       "again...", flush=True)
                 onnx_before, mlflow_before = onnx_loop(onnx_bytes, paths), mlflow_loop(mlflow_folder, paths)
+                per_core_before = per_core_loop(onnx_bytes, paths)
                 with Product(azurite, root) as product:
                     if number == 1:
-                        model = product.call("POST", "api/models/bench-gbm/versions", data=onnx_bytes,
-                                             params={"filename": "model.onnx"})
-                        product.call("PUT", "api/batchEndpoints/bench", json={})
-                        product.call("PUT", "api/batchEndpoints/bench/deployments/onnx", json={
-                            "type": "model", "model": model["id"], "resources": {"instance_count": 1},
-                            "settings": {"mini_batch_size": args.mini_batch_size,
-                                         "max_concurrency_per_instance": cores}})
+                        deploy(product, onnx_bytes, args.mini_batch_size, cores)
                         source = upload(container, "bench-small", paths)  # the runtime made the container
                     product.run_job("bench", source)  # loads the model in the scoring processes
                     job, elapsed, batches = product.run_job("bench", source)
-                    memory_small = peak_memory_mb(descendants(product.runtime.process.pid))  # same mini-batches
+                    memory_small = peak_memory_mb(product.runtime.process.pid)  # same mini-batches
                     _, large_elapsed, large_batches = product.run_job("bench", source, {"mini_batch_size": large})
+                    _, one_elapsed, _ = product.run_job("bench", source, {"mini_batch_size": 1})
                 onnx_rate = (onnx_before + onnx_loop(onnx_bytes, paths)) / 2  # drift over the round cancels
                 mlflow_rate = (mlflow_before + mlflow_loop(mlflow_folder, paths)) / 2
-                rounds.append({"onnx": onnx_rate, "mlflow": mlflow_rate, "job": job, "elapsed": elapsed,
-                               "batches": batches, "large_elapsed": large_elapsed,
-                               "large_batches": len(large_batches)})
+                per_core_rate = (per_core_before + per_core_loop(onnx_bytes, paths)) / 2
+                rounds.append({"onnx": onnx_rate, "mlflow": mlflow_rate, "per_core": per_core_rate, "job": job,
+                               "elapsed": elapsed, "batches": batches, "large_elapsed": large_elapsed,
+                               "large_batches": len(large_batches), "one_elapsed": one_elapsed,
+                               "ray": ray_data_loop(onnx_bytes, paths) if number == 1 else None})
             big_paths = write_files(root / "big", args.big_files, args.rows, seed=2)
             with Product(azurite, root) as product:
                 source = upload(container, "bench-big", big_paths)
                 print(f"last job: {args.big_files * args.rows:,} rows on a fresh runtime...", flush=True)
                 product.run_job("bench", source)
-                memory_big = peak_memory_mb(descendants(product.runtime.process.pid))
+                memory_big = peak_memory_mb(product.runtime.process.pid)
+            if args.scaling:
+                figures_after = scaling(azurite, container, root)
+            if args.memory:
+                figures_after = [*(figures_after if args.scaling else []), *memory(azurite, container, root)]
         finally:
             azurite.stop()
     onnx_rate = statistics.median(r["onnx"] for r in rounds)
@@ -243,19 +381,34 @@ def main() -> int:
     overhead = elapsed * window / len(batches) - statistics.median(durations)
     large_elapsed = statistics.median(r["large_elapsed"] for r in rounds)
 
-    def each(key: str) -> str:
-        return ", ".join(f"{total / r[key] / r['onnx']:.2f}" for r in rounds)
+    def each(key: str, baseline: str = "onnx") -> str:
+        return ", ".join(f"{total / r[key] / r[baseline]:.2f}" for r in rounds)
+
+    def against(key: str, baseline: str) -> float:
+        return statistics.median(total / r[key] / r[baseline] for r in rounds)
+    per_core_rate = statistics.median(r["per_core"] for r in rounds)
+    ray_rate = rounds[0]["ray"]
+    one_elapsed = statistics.median(r["one_elapsed"] for r in rounds)
     figures += [
         ("machine", f"{cores} cores; {args.files} CSV files x {args.rows:,} rows x {len(FEATURES)} columns; "
                     f"gradient boosting, 50 trees"),
         ("rounds (figures are medians)", f"{len(rounds)}"),
         ("plain onnxruntime loop (baseline)", f"{onnx_rate:,.0f} rows/s"),
         ("mlflow.pyfunc loop", f"{mlflow_rate:,.0f} rows/s"),
+        ("per-core loop (a process per core, predictions written)", f"{per_core_rate:,.0f} rows/s"),
+        ("Ray Data (read_csv -> map_batches, an actor per core -> write_csv)",
+         f"{ray_rate:,.0f} rows/s" if ray_rate else "not measured: ray is not installed (pip install 'ray[data]')"),
         (f"end-to-end job, mini_batch_size {args.mini_batch_size}",
          f"{total / median_elapsed:,.0f} rows/s in {median_elapsed:.2f} s"),
         ("  ratio vs onnxruntime loop", f"{ratio:.2f}x (target >= 0.85x; rounds: {each('elapsed')})"),
-        ("  ratio vs mlflow.pyfunc loop",
-         f"{statistics.median(total / r['elapsed'] / r['mlflow'] for r in rounds):.2f}x"),
+        ("  ratio vs mlflow.pyfunc loop", f"{against('elapsed', 'mlflow'):.2f}x"),
+        ("  ratio vs per-core loop", f"{against('elapsed', 'per_core'):.2f}x (target >= 1.0x; rounds: "
+                                     f"{each('elapsed', 'per_core')})"),
+        ("  ratio vs Ray Data", f"{total / median_elapsed / ray_rate:.1f}x (target >= 10x)" if ray_rate else "-"),
+        (f"end-to-end job, mini_batch_size 1 ({args.files} mini-batches)",
+         f"{total / one_elapsed:,.0f} rows/s in {one_elapsed:.2f} s"),
+        ("  ratio vs per-core loop", f"{against('one_elapsed', 'per_core'):.2f}x (target >= 0.8x; rounds: "
+                                     f"{each('one_elapsed', 'per_core')})"),
         (f"end-to-end job, mini_batch_size {large} ({typical['large_batches']} mini-batches)",
          f"{total / large_elapsed:,.0f} rows/s in {large_elapsed:.2f} s"),
         ("  ratio vs onnxruntime loop", f"{large_ratio:.2f}x (target >= 0.85x; rounds: {each('large_elapsed')})"),
@@ -269,6 +422,7 @@ def main() -> int:
         (f"peak memory at {args.big_files // max(1, args.files)}x rows",
          ", ".join(f"{k} {v:.0f} MB" for k, v in sorted(memory_big.items()))),
     ]
+    figures += figures_after
     width = max(len(name) for name, _ in figures)
     print()
     for name, value in figures:
