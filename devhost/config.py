@@ -8,12 +8,18 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, field_validator
 
+from .leases import check_lease_seconds
+
 DEFAULT_SCRIPT_FILE = "function_app.py"
 DEFAULT_ROUTE_PREFIX = "api"
 DEFAULT_HUB_NAME = "TestHubName"
 DEFAULT_PARTITION_COUNT = 4
 DEFAULT_MAX_DEQUEUE_COUNT = 5
 DEFAULT_PORT = 7071
+DEFAULT_PARTITION_LEASE_SECONDS = 30  # the Durable Task Azure Storage provider's LeaseInterval
+DEFAULT_LISTENER_LOCK_SECONDS = 60.0  # the Functions host's singleton.listenerLockPeriod
+DEFAULT_LISTENER_LOCK_RECOVERY_SECONDS = 60.0  # ... and singleton.listenerLockRecoveryPollingInterval
+PARTITION_LEASE_SETTING = "DEVHOST_PARTITION_LEASE_SECONDS"
 
 _HUB_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,44}$")
 
@@ -42,6 +48,13 @@ class HostSettings(BaseModel):
     durable: DurableSettings = DurableSettings()
     queue_max_dequeue_count: int = DEFAULT_MAX_DEQUEUE_COUNT
     queue_visibility_timeout_seconds: float = 0.0
+    listener_lock_seconds: float = DEFAULT_LISTENER_LOCK_SECONDS
+    listener_lock_recovery_seconds: float = DEFAULT_LISTENER_LOCK_RECOVERY_SECONDS
+
+    @field_validator("listener_lock_seconds")
+    @classmethod
+    def _valid_lock_period(cls, value: float) -> float:
+        return check_lease_seconds(value, "singleton.listenerLockPeriod")
 
     @classmethod
     def from_host_json(cls, data: dict) -> "HostSettings":
@@ -50,6 +63,7 @@ class HostSettings(BaseModel):
         durable = extensions.get("durableTask") or {}
         provider = durable.get("storageProvider") or {}
         queues = extensions.get("queues") or {}
+        singleton = data.get("singleton") or {}
         durable_kwargs = {"hub_name": durable.get("hubName", DEFAULT_HUB_NAME)}
         if "partitionCount" in provider:
             durable_kwargs["partition_count"] = provider["partitionCount"]
@@ -60,6 +74,9 @@ class HostSettings(BaseModel):
             durable=DurableSettings(**durable_kwargs),
             queue_max_dequeue_count=int(queues.get("maxDequeueCount", DEFAULT_MAX_DEQUEUE_COUNT)),
             queue_visibility_timeout_seconds=_timespan_seconds(queues.get("visibilityTimeout", "00:00:00")),
+            listener_lock_seconds=_timespan_seconds(singleton.get("listenerLockPeriod", "00:01:00")),
+            listener_lock_recovery_seconds=_timespan_seconds(
+                singleton.get("listenerLockRecoveryPollingInterval", "00:01:00")),
         )
 
 
@@ -109,6 +126,19 @@ def apply_local_settings(app_dir: Path) -> None:
     """Export local.settings.json values as the host does; real environment variables win."""
     for key, value in read_local_settings(app_dir).items():
         os.environ.setdefault(key, value)
+
+
+def partition_lease_seconds(environ: dict[str, str] | None = None) -> int:
+    """How long a host's lease on a task hub partition lasts (renewed every third of it); the real provider
+    does not let host.json change it, so the local runtime takes it from an environment setting."""
+    value = (os.environ if environ is None else environ).get(PARTITION_LEASE_SETTING)
+    if not value:
+        return DEFAULT_PARTITION_LEASE_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"{PARTITION_LEASE_SETTING} must be a number of seconds, not {value!r}") from None
+    return check_lease_seconds(seconds, PARTITION_LEASE_SETTING)
 
 
 def script_file_name() -> str:

@@ -6,16 +6,18 @@ import json
 import logging
 import os
 import re
+import socket
 from pathlib import Path
 
 from aiohttp import web
 from azure.storage.blob import BlobServiceClient
 
 from .app_loader import load_app
-from .config import apply_local_settings, read_host_settings, script_file_name
+from .config import apply_local_settings, partition_lease_seconds, read_host_settings, script_file_name
 from .durable.activities import ActivityWorkerPool, activity_threads
 from .durable.dispatcher import OrchestrationDispatcher
 from .durable.management import ManagementApi, client_binding
+from .durable.partitions import PartitionLeases
 from .durable.taskhub import TaskHub
 from .http_server import DEFAULT_RPC_PORT, HttpFrontend, RpcEndpoint
 from .invoker import Invoker
@@ -24,6 +26,7 @@ from .storage import expand_connection_string
 from .triggers import start_trigger_listeners
 
 log = logging.getLogger("devhost")
+INSTANCE_ID_SETTING = "WEBSITE_INSTANCE_ID"  # the platform's name for the instance an app runs on
 
 
 def host_id_for(app_dir: Path) -> str:
@@ -32,6 +35,12 @@ def host_id_for(app_dir: Path) -> str:
         return explicit
     name = re.sub(r"[^a-z0-9-]", "", app_dir.resolve().name.lower()) or "app"
     return name[:32].strip("-") or "app"
+
+
+def instance_id_for(port: int) -> str:
+    """This host among the instances of the app: one per machine and port, the same when started again there (so
+    it takes back at once the leases it held), another for each host started beside it."""
+    return f"{socket.gethostname()}:{port}"
 
 
 class Host:
@@ -68,6 +77,8 @@ class Host:
         self.script_file = script_file_name()
         self.index = load_app(self.app_dir, self.script_file)
         self.host_id = host_id_for(self.app_dir)
+        self.instance_id = instance_id_for(self.port)
+        os.environ[INSTANCE_ID_SETTING] = self.instance_id  # the platform sets it; the workers inherit it
         blobs = BlobServiceClient.from_connection_string(self.connection_string)
         self.keys = await asyncio.to_thread(load_or_create_keys, blobs, self.host_id)
         self.invoker = Invoker(self.app_dir)
@@ -95,7 +106,9 @@ class Host:
             self.pool = ActivityWorkerPool(options, processes)
             self.pool.start()
         on_work = self.pool.notify_work if self.pool else (lambda: None)
-        self.dispatcher = OrchestrationDispatcher(self.hub, orchestrators, on_work_sent=on_work)
+        self.partitions = PartitionLeases(self.connection_string, durable.hub_name, durable.partition_count,
+                                          self.instance_id, partition_lease_seconds())
+        self.dispatcher = OrchestrationDispatcher(self.hub, orchestrators, self.partitions, on_work_sent=on_work)
         self.management = ManagementApi(self.hub, self.dispatcher, system_key, set(orchestrators), self.base_url)
         self.rpc = RpcEndpoint(self.management)
         await self.rpc.start(self.durable_rpc_port)
@@ -138,6 +151,7 @@ class Host:
             f"  default function key: {self.keys.default_function_key}",
             f"  master key:           {self.keys.master}",
             f"Task hub: {self.hub.hub_name}; activity workers: {self.pool.count if self.pool else 0}",
+            f"Instance: {self.instance_id} (hosts on the same storage, task hub and host id share the work)",
             f"Listening on {self.base_url}",
             "",
         ]
@@ -153,6 +167,8 @@ class Host:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.partitions.release_all()
+        await self.partitions.close()
         if self.pool:
             await asyncio.to_thread(self.pool.stop)
         await self.runner.cleanup()

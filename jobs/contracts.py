@@ -122,6 +122,7 @@ class MiniBatchResult(Payload):
     started_at: str | None = None
     ended_at: str | None = None
     fatal: JobError | None = None  # the model or scoring script could not be loaded: the job fails with this
+    host: str | None = None  # the instance of the app that ran it; None in records written before it was kept
 
     @property
     def succeeded(self) -> bool:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -44,6 +46,14 @@ def concurrency(job: dict) -> int:
 def scoring_threads(job: dict, cores: int) -> int:
     """Threads per scoring process, so parallel mini-batches x threads never exceeds the cores."""
     return max(1, cores // max(1, concurrency(job)))
+
+
+INSTANCE_ID_SETTING = "WEBSITE_INSTANCE_ID"  # set by the platform on each instance of the app
+
+
+def instance_name() -> str:
+    """The instance of the app this worker runs on, so a job's mini-batches show how the work spread."""
+    return os.environ.get(INSTANCE_ID_SETTING) or socket.gethostname()
 
 
 def scorer_kind(job: dict) -> str:
@@ -119,7 +129,7 @@ class MiniBatchRunner:
                 result = self._score(job, index, inputs)
         finally:
             inputs.close()
-        return result.model_copy(update={"started_at": started, "ended_at": now_iso()})
+        return result.model_copy(update={"started_at": started, "ended_at": now_iso(), "host": instance_name()})
 
     def _record(self, name: str, result: MiniBatchResult) -> None:
         counted = self.engine.records.record_mini_batch(name, result)

@@ -33,11 +33,12 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
 
 class Runtime:
     """`python -m devhost start` for one app folder, with its own task hub and host id unless given; `env`
-    adds to the test's environment, and a value of None leaves that variable out."""
+    adds to the test's environment, and a value of None leaves that variable out. `name` tells its log apart
+    from those of other hosts with the same host id (default: the host id)."""
 
     def __init__(self, app_dir: Path, storage: str, log_dir: Path, *, hub: str | None = None,
                  host_id: str | None = None, workers: int = 2, env: dict | None = None,
-                 activity_visibility: int = 60, port: int | None = None):
+                 activity_visibility: int = 60, port: int | None = None, name: str | None = None):
         self.app_dir = app_dir
         self.storage = storage
         self.hub = hub or f"Hub{uuid.uuid4().hex[:12]}"
@@ -47,6 +48,7 @@ class Runtime:
         self.activity_visibility = activity_visibility
         self.port = port or free_port()
         self.log_dir = log_dir
+        self.name = name or self.host_id
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
         self.starts = 0
@@ -60,7 +62,7 @@ class Runtime:
 
     def start(self, timeout: float = 90) -> "Runtime":
         self.starts += 1
-        self.log_path = self.log_dir / f"runtime-{self.host_id}-{self.starts}.log"
+        self.log_path = self.log_dir / f"runtime-{self.name}-{self.starts}.log"
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),

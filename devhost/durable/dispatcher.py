@@ -28,6 +28,7 @@ from ..app_loader import FunctionSpec
 from .history import TASK_RESULT_EVENTS, EventType, event, execution_started, parse_time, utc_now
 from .messages import control_message, work_item
 from .replay import accept_new_events, run_episode, split_for_retries
+from .partitions import PartitionLeases
 from .taskhub import TERMINAL_STATUSES, TaskHub, partition_of
 
 log = logging.getLogger("devhost.durable")
@@ -37,7 +38,7 @@ CONTROL_VISIBILITY_SECONDS = 30  # a crashed host's in-flight messages return af
 SUSPENDED_RETRY_SECONDS = 2
 VISIBILITY_MARGIN_SECONDS = 0.05
 IDLE_POLL_SECONDS = 2.0  # senders in this host give notice and timers wake their partition when due; polling
-# only catches messages from elsewhere (a crashed host's, whose visibility ran out)
+# only catches messages from elsewhere (another host's, or a crashed host's whose visibility ran out)
 STORAGE_PROBE_SECONDS = 1.0  # how often the storage is asked whether it answers (one request, not retried)
 CONTROL_EVENTS = {
     EventType.ExecutionTerminated,
@@ -103,10 +104,11 @@ def child_out(row: dict, task_id: int, child_id: str, name: str, input_json: str
 
 
 class OrchestrationDispatcher:
-    def __init__(self, hub: TaskHub, orchestrators: dict[str, FunctionSpec],
+    def __init__(self, hub: TaskHub, orchestrators: dict[str, FunctionSpec], partitions: PartitionLeases,
                  on_work_sent: Callable[[], None] = lambda: None):
         self.hub = hub
         self.orchestrators = orchestrators
+        self.partitions = partitions
         self.on_work_sent = on_work_sent
         self._wakes = [asyncio.Event() for _ in range(hub.partition_count)]
         self._cache: dict[str, tuple[str, list[dict]]] = {}
@@ -129,9 +131,8 @@ class OrchestrationDispatcher:
 
     # -- loop ---------------------------------------------------------------------------------------
     async def run(self, stopping: asyncio.Event) -> None:
-        await self._resend_unsent_outboxes()
         await asyncio.gather(*(self._run_partition(p, stopping) for p in range(self.hub.partition_count)),
-                             self._watch_storage(stopping))
+                             self.partitions.run(stopping), self._watch_storage(stopping))
 
     async def _watch_storage(self, stopping: asyncio.Event) -> None:
         """Probe the storage every STORAGE_PROBE_SECONDS; when it answers again after it did not, send again
@@ -207,28 +208,51 @@ class OrchestrationDispatcher:
         return items
 
     async def _run_partition(self, partition: int, stopping: asyncio.Event) -> None:
-        """Poll when told to (or every IDLE_POLL_SECONDS), and straight again after a full batch. A batch
-        that was not full emptied the queue: what was sent since came with a notice, still set."""
+        """While this host holds the partition's lease: poll when told to (or every IDLE_POLL_SECONDS), and
+        straight again after a full batch. A batch that was not full emptied the queue: what was sent since
+        came with a notice, still set. On taking the partition (at start, or from another host), first send
+        what its instances' committed episodes left unsent."""
         queue = self.hub.control_queues[partition]
         wake = self._wakes[partition]
+        held = False
         while not stopping.is_set():
+            if not self.partitions.may_run(partition):
+                if held:
+                    held = False
+                    self._forget_partition(partition)
+                await self.partitions.wait_until_runnable(partition, stopping)
+                continue
             wake.clear()  # a notice from here on means another poll
-            try:
-                received = await self.hub.receive(queue, CONTROL_BATCH, CONTROL_VISIBILITY_SECONDS)
-            except Exception:
-                log.exception("control queue %s could not be read", queue.queue_name)
-                received = []
-            by_instance: dict[str, list] = defaultdict(list)
-            for message, body in received:
-                by_instance[body["InstanceId"]].append((message, body))
-            await asyncio.gather(
-                *(self._process_safely(queue, iid, items) for iid, items in by_instance.items())
-            )
+            received = []
+            with self.partitions.running(partition):  # entered with no await since may_run: still held
+                if not held:
+                    try:
+                        await self._resend_unsent_outboxes(partition)
+                        held = True
+                    except Exception:
+                        log.exception("the messages partition %d left unsent could not be sent; trying again",
+                                      partition)
+                try:
+                    received = await self.hub.receive(queue, CONTROL_BATCH, CONTROL_VISIBILITY_SECONDS)
+                except Exception:
+                    log.exception("control queue %s could not be read", queue.queue_name)
+                by_instance: dict[str, list] = defaultdict(list)
+                for message, body in received:
+                    by_instance[body["InstanceId"]].append((message, body))
+                await asyncio.gather(
+                    *(self._process_safely(queue, iid, items) for iid, items in by_instance.items())
+                )
             if len(received) < CONTROL_BATCH:
                 try:
                     await asyncio.wait_for(wake.wait(), IDLE_POLL_SECONDS)
                 except asyncio.TimeoutError:
                     pass
+
+    def _forget_partition(self, partition: int) -> None:
+        """The partition went to another host: the histories cached for its instances may go stale there."""
+        count = self.hub.partition_count
+        for instance_id in [i for i in self._cache if partition_of(i, count) == partition]:
+            del self._cache[instance_id]
 
     async def _process_safely(self, queue, instance_id: str, items: list) -> None:
         try:
@@ -504,10 +528,12 @@ class OrchestrationDispatcher:
         for instance_id in {i["instanceId"] for i in outbox if i["kind"] == "control"}:
             self.notify(instance_id)
 
-    async def _resend_unsent_outboxes(self) -> None:
+    async def _resend_unsent_outboxes(self, partition: int | None = None) -> None:
+        """Send the outgoing messages that committed episodes left unsent: of one partition's instances, or all."""
         async for row in self.hub.iter_instances_needing_outbox():
-            log.info("resending the outgoing messages of instance %s", row["PartitionKey"])
-            await self._send_outbox(row)
+            if partition is None or partition_of(row["PartitionKey"], self.hub.partition_count) == partition:
+                log.info("resending the outgoing messages of instance %s", row["PartitionKey"])
+                await self._send_outbox(row)
 
 
 def _action_count(history: list[dict]) -> int:
