@@ -8,7 +8,7 @@ from azure.storage.blob import ContainerClient
 from .blob_folders import browse
 from .clock import now_iso
 from .defaults import DEFAULT_DATASTORE
-from .errors import Conflict, NotFound, ReferenceNotFound, ValidationFailed
+from .errors import AlreadyExists, Conflict, NotFound, ReferenceNotFound, ValidationFailed
 from .names import check_datastore_name
 from .optimistic import Preconditions, check_if_match
 from .outbound import check_url
@@ -35,7 +35,7 @@ class DatastoreService:
         self.storage.container(DEFAULT_DATASTORE)
         try:
             return self.table.create(PARTITION, DEFAULT_DATASTORE, body, "Datastore", DEFAULT_DATASTORE)
-        except Conflict:
+        except AlreadyExists:  # another first call made it at the same moment
             return self.table.get(PARTITION, DEFAULT_DATASTORE, "Datastore", DEFAULT_DATASTORE)
 
     def create_or_update(self, name: str, body: dict, conditions: Preconditions = Preconditions()) -> Record:
