@@ -34,11 +34,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
 class Runtime:
     """`python -m devhost start` for one app folder, with its own task hub and host id unless given; `env`
     adds to the test's environment, and a value of None leaves that variable out. `name` tells its log apart
-    from those of other hosts with the same host id (default: the host id)."""
+    from those of other hosts with the same host id (default: the host id); `log_level` is the host's
+    (default: its own, INFO)."""
 
     def __init__(self, app_dir: Path, storage: str, log_dir: Path, *, hub: str | None = None,
                  host_id: str | None = None, workers: int = 2, env: dict | None = None,
-                 activity_visibility: int = 60, port: int | None = None, name: str | None = None):
+                 activity_visibility: int = 60, port: int | None = None, name: str | None = None,
+                 log_level: str | None = None):
         self.app_dir = app_dir
         self.storage = storage
         self.hub = hub or f"Hub{uuid.uuid4().hex[:12]}"
@@ -49,6 +51,7 @@ class Runtime:
         self.port = port or free_port()
         self.log_dir = log_dir
         self.name = name or self.host_id
+        self.log_level = log_level
         self.process: subprocess.Popen | None = None
         self.log_path: Path | None = None
         self.starts = 0
@@ -76,6 +79,8 @@ class Runtime:
         command = [sys.executable, "-m", "devhost", "start", "--app-dir", str(self.app_dir),
                    "--port", str(self.port), "--azurite", "never", "--workers", str(self.workers),
                    "--activity-visibility", str(self.activity_visibility)]
+        if self.log_level:
+            command += ["--log-level", self.log_level]
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT,
                                             cwd=ROOT, start_new_session=True)

@@ -48,6 +48,10 @@ CONTROL_EVENTS = {
 }
 
 
+class PartitionLost(Exception):
+    """This host's lease on the partition lapsed (it stalled): another host may run the instance by now."""
+
+
 def new_execution_id() -> str:
     return uuid.uuid4().hex
 
@@ -236,6 +240,9 @@ class OrchestrationDispatcher:
                     received = await self.hub.receive(queue, CONTROL_BATCH, CONTROL_VISIBILITY_SECONDS)
                 except Exception:
                     log.exception("control queue %s could not be read", queue.queue_name)
+                if received and not self.partitions.may_commit(partition):  # the lease lapsed meanwhile
+                    await asyncio.gather(*(self.hub.defer_message(queue, m, 0) for m, _ in received))
+                    received = []
                 by_instance: dict[str, list] = defaultdict(list)
                 for message, body in received:
                     by_instance[body["InstanceId"]].append((message, body))
@@ -260,6 +267,10 @@ class OrchestrationDispatcher:
         except ResourceModifiedError:
             self._cache.pop(instance_id, None)
             log.warning("instance %s changed underneath an episode; its messages will be retried", instance_id)
+        except PartitionLost:
+            self._cache.pop(instance_id, None)
+            log.warning("the lease of instance %s's partition lapsed during an episode; it was not committed and "
+                        "its messages will be retried", instance_id)
         except Exception:
             self._cache.pop(instance_id, None)
             log.exception("episode of instance %s failed; its messages will be retried", instance_id)
@@ -317,6 +328,8 @@ class OrchestrationDispatcher:
                                              new_history, outbox, updates, now)
 
         if new_history or updates or status != row["RuntimeStatus"]:
+            if not self.partitions.may_commit(partition_of(instance_id, self.hub.partition_count)):
+                raise PartitionLost(instance_id)
             await self._commit(row, status, history, new_history, outbox, updates, now)
         for message in deferred:
             await self.hub.defer_message(queue, message, SUSPENDED_RETRY_SECONDS)

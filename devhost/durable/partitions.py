@@ -81,10 +81,13 @@ class PartitionLeases:
 
     # -- what the dispatcher asks ----------------------------------------------------------------------
     def may_run(self, partition: int) -> bool:
-        """Whether this host may start an episode of the partition now."""
+        """Whether this host may read the partition's control queue now (it is not handing it over)."""
+        return partition in self.intent and self.may_commit(partition)
+
+    def may_commit(self, partition: int) -> bool:
+        """Whether this host may still commit an episode of the partition: its ownership surely holds."""
         lease = self.ownership.get(partition)
-        return (partition in self.intent and lease is not None
-                and lease.remaining() > lease.seconds * (1 - RUNNABLE_SHARE))
+        return lease is not None and lease.remaining() > lease.seconds * (1 - RUNNABLE_SHARE)
 
     @contextlib.contextmanager
     def running(self, partition: int):

@@ -1,8 +1,12 @@
-"""Blob triggers by polling, with blob receipts so each blob version fires once, across restarts.
+"""Blob triggers by polling, with blob receipts so each blob version fires once, across restarts and across
+the hosts of one app.
 
 A receipt is a blob in `azure-webjobs-hosts/blobreceipts/<host id>/<function>/<etag>/<container>/<blob>`,
-written after the function succeeds. Failures are counted on the receipt; after the host's maximum
-dequeue count the blob goes to the `webjobs-blobtrigger-poison` queue, as in the Functions host.
+created before the function runs and marked completed after it succeeds. A host runs the function only while
+it holds a lease on the receipt (as the Functions host does while it hands the blob on), so the hosts
+polling one container run each blob once; one that dies mid-run leaves a lease that runs out, and the blob
+runs again elsewhere. Failures are counted on the receipt; after the host's maximum dequeue count the blob
+goes to the `webjobs-blobtrigger-poison` queue, as in the Functions host.
 """
 from __future__ import annotations
 
@@ -12,18 +16,20 @@ import logging
 import re
 
 import azure.functions as func
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 from azure.storage.blob.aio import BlobServiceClient
 from azure.storage.queue.aio import QueueClient
 
 from ..app_loader import FunctionSpec
 from ..invoker import InvocationFailed
+from ..leases import Lease, keep
 from .common import (HOSTS_CONTAINER, annotation_of, close_quietly, connection_string_for, extra_arguments,
                      resolve_setting_references)
 
 log = logging.getLogger("devhost.blob")
 POISON_QUEUE = "webjobs-blobtrigger-poison"
 MAX_PARALLEL = 8
+DEFAULT_RECEIPT_LEASE_SECONDS = 30  # the Functions host's lease on a receipt (BlobReceiptManager.LeasePeriod)
 
 
 def compile_blob_path(path: str) -> tuple[str, str, re.Pattern]:
@@ -92,29 +98,59 @@ class BlobTriggerListener:
     async def consider(self, container, blob, metadata: dict) -> None:
         async with self.limit:
             receipt = self.receipts.get_blob_client(self.receipt_name(blob.name, blob.etag))
-            try:
-                properties = await receipt.get_blob_properties()
-                receipt_meta = properties.metadata or {}
-            except ResourceNotFoundError:
-                receipt_meta = None
+            receipt_meta = await self.read_receipt(receipt)
             if receipt_meta is not None and receipt_meta.get("completed") == "true":
                 self.done.add((blob.name, blob.etag))
                 return
-            attempts = int((receipt_meta or {}).get("failedattempts", "0"))
+            if receipt_meta is None:
+                try:
+                    await receipt.upload_blob(b"", overwrite=False)
+                except ResourceExistsError:
+                    return  # another host has just created it: it runs the blob, or this one will next time
+            lease = Lease(receipt, self.host.instance_id, DEFAULT_RECEIPT_LEASE_SECONDS)
+            if not await lease.acquire():
+                return  # another host runs the blob now
+            keeper = asyncio.create_task(keep(lease, lease.seconds / 2))
             try:
-                await self.fire(container, blob, metadata)
-            except InvocationFailed:
-                attempts += 1
-                if attempts >= self.max_attempts:
-                    await self.to_poison(blob)
-                    await receipt.upload_blob(b"", overwrite=True, metadata={"completed": "true",
-                                                                             "poisoned": "true"})
-                    self.done.add((blob.name, blob.etag))
-                else:
-                    await receipt.upload_blob(b"", overwrite=True, metadata={"failedattempts": str(attempts)})
-                return
-            await receipt.upload_blob(b"", overwrite=True, metadata={"completed": "true"})
+                await self.run_leased(container, blob, metadata, receipt, lease)
+            finally:
+                keeper.cancel()
+                await lease.release()
+
+    async def read_receipt(self, receipt) -> dict | None:
+        try:
+            properties = await receipt.get_blob_properties()
+        except ResourceNotFoundError:
+            return None
+        return properties.metadata or {}
+
+    async def run_leased(self, container, blob, metadata: dict, receipt, lease: Lease) -> None:
+        """Run the function for the blob unless its receipt (read again, now under the lease) says it ran."""
+        receipt_meta = await self.read_receipt(receipt) or {}
+        if receipt_meta.get("completed") == "true":
             self.done.add((blob.name, blob.etag))
+            return
+        attempts = int(receipt_meta.get("failedattempts", "0"))
+        try:
+            await self.fire(container, blob, metadata)
+        except InvocationFailed:
+            attempts += 1
+            if attempts >= self.max_attempts:
+                await self.to_poison(blob)
+                await self.mark(receipt, lease, {"completed": "true", "poisoned": "true"})
+                self.done.add((blob.name, blob.etag))
+            else:
+                await self.mark(receipt, lease, {"failedattempts": str(attempts)})
+            return
+        await self.mark(receipt, lease, {"completed": "true"})
+        self.done.add((blob.name, blob.etag))
+
+    async def mark(self, receipt, lease: Lease, metadata: dict) -> None:
+        try:
+            await receipt.set_blob_metadata(metadata, lease=lease.id)
+        except HttpResponseError:  # the lease ran out and another host took the blob: it records the outcome
+            log.warning("blob trigger %s: receipt %s was taken over before the outcome was recorded",
+                        self.spec.name, receipt.blob_name)
 
     async def fire(self, container, blob, metadata: dict) -> None:
         client = container.get_blob_client(blob.name)

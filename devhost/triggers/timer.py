@@ -1,8 +1,16 @@
-"""Timer triggers: 6-field NCRONTAB or `hh:mm:ss` schedules, `run_on_startup`, and schedule monitoring.
+"""Timer triggers: 6-field NCRONTAB or `hh:mm:ss` schedules, `run_on_startup`, and schedule monitoring, on one
+host at a time.
 
 The schedule status lives where the Functions host keeps it, blob
 `azure-webjobs-hosts/timers/<host id>/<function>/status`. When the host starts after an occurrence was
 missed, the function runs once with `past_due` set, however many occurrences were missed.
+
+Like the Functions host, a timer's listener runs only on the host holding its singleton listener lock: a
+lease on blob `azure-webjobs-hosts/locks/<host id>/Host.Functions.<function>.Listener` (host.json
+`singleton.listenerLockPeriod`, renewed every half of it), whose metadata `FunctionInstance` names the
+holder. The other hosts try again every `singleton.listenerLockRecoveryPollingInterval`; when the holder
+stops, or dies and its lease runs out, one of them takes the lock and the schedule goes on there, from the
+shared status (a missed occurrence runs once, past due).
 """
 from __future__ import annotations
 
@@ -12,7 +20,7 @@ import json
 import logging
 import re
 
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
 from azure.functions.timer import TimerRequest
 from azure.storage.blob.aio import BlobServiceClient
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
@@ -20,6 +28,7 @@ from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 from ..app_loader import FunctionSpec
 from ..durable.history import format_time, parse_time, utc_now
 from ..invoker import InvocationFailed
+from ..leases import Lease, keep, lease_client_options
 from .common import HOSTS_CONTAINER, close_quietly, extra_arguments, resolve_setting_references
 
 log = logging.getLogger("devhost.timer")
@@ -81,9 +90,16 @@ class TimerListener:
         self.service = BlobServiceClient.from_connection_string(host.connection_string)
         self.container = self.service.get_container_client(HOSTS_CONTAINER)
         self.status_blob = self.container.get_blob_client(f"timers/{host.host_id}/{spec.name}/status")
+        self.lock_service = BlobServiceClient.from_connection_string(host.connection_string,
+                                                                     **lease_client_options())
+        self.lock = Lease(self.lock_service.get_blob_client(
+            HOSTS_CONTAINER, f"locks/{host.host_id}/Host.Functions.{spec.name}.Listener"),
+            host.instance_id, int(host.settings.listener_lock_seconds))
 
     async def close(self) -> None:
-        await close_quietly(self.service)
+        if self.lock.remaining() > 0:  # a clean stop hands the schedule to another host at once
+            await self.lock.release()
+        await close_quietly(self.service, self.lock_service)
 
     async def read_status(self) -> dict | None:
         try:
@@ -111,10 +127,58 @@ class TimerListener:
             await self.container.create_container()
         except ResourceExistsError:
             pass
+        recovery = self.host.settings.listener_lock_recovery_seconds
+        told_waiting = False
+        while not self.host.stopping.is_set():
+            if await self.take_lock():
+                log.info("timer %s: this host (%s) holds the listener lock; the schedule runs here",
+                         self.spec.name, self.host.instance_id)
+                told_waiting = False
+                await self.run_while_locked()
+                if self.host.stopping.is_set():
+                    return
+                log.warning("timer %s: the listener lock was lost; the schedule stops here", self.spec.name)
+            elif not told_waiting:
+                log.info("timer %s: another host holds the listener lock; trying again every %gs", self.spec.name,
+                         recovery)
+                told_waiting = True
+            await asyncio.sleep(recovery)
+
+    async def take_lock(self) -> bool:
+        """Acquire the listener lock if no other host holds it, and name this host on it."""
+        try:
+            try:
+                await self.lock.blob.upload_blob(b"", overwrite=False)
+            except ResourceExistsError:
+                pass  # there already (and maybe leased)
+            if not await self.lock.acquire():
+                return False
+            await self.lock.blob.set_blob_metadata({"FunctionInstance": self.host.instance_id}, lease=self.lock.id)
+            return True
+        except AzureError as error:
+            log.warning("timer %s: the listener lock could not be asked for: %s", self.spec.name,
+                        type(error).__name__)
+            return False
+
+    async def run_while_locked(self) -> None:
+        """Run the schedule until the lock is lost (the schedule ends only by raising)."""
+        schedule = asyncio.create_task(self.run_schedule())
+        keeper = asyncio.create_task(keep(self.lock, self.lock.seconds / 2))
+        try:
+            await asyncio.wait({schedule, keeper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (schedule, keeper):
+                task.cancel()
+            await asyncio.gather(keeper, return_exceptions=True)
+        if schedule.done() and not schedule.cancelled() and schedule.exception():
+            raise schedule.exception()
+
+    async def run_schedule(self) -> None:
         now = utc_now()
         status = await self.read_status() if self.use_monitor else None
         if status and parse_time(status["Next"]) <= now:
-            log.info("timer %s: an occurrence (%s) was missed while the host was down; running once now",
+            log.info("timer %s: an occurrence (%s) was missed while the host was down (or the host holding the "
+                     "lock died); running once now",
                      self.spec.name, status["Next"])
             await self.fire(True, status, "Timer fired after a missed occurrence (past due)")
             status = await self.write_status(now, self.schedule.next_after(now))
@@ -127,7 +191,11 @@ class TimerListener:
             await asyncio.sleep(max((next_due - utc_now()).total_seconds(), 0))
             if self.host.stopping.is_set():
                 return
-            await self.fire(False, status, f"Timer fired at {format_time(next_due)}")
+            if self.lock.remaining() > 0:
+                await self.fire(False, status, f"Timer fired at {format_time(next_due)}")
+            else:  # this host stalled past its lease: another may hold the lock and run the occurrence
+                log.warning("timer %s: the occurrence at %s was not run here: the listener lock may have passed "
+                            "to another host", self.spec.name, format_time(next_due))
             # The next occurrence after this one, counted from now: an invocation that outlasted the
             # interval skips the occurrences it overlapped instead of firing them back to back.
             following = self.schedule.next_after(max(utc_now(), next_due))
