@@ -10,6 +10,12 @@ from .errors import ValidationFailed
 _DATASTORE_URI = re.compile(r"azureml://datastores/(?P<datastore>[^/]+)/paths/(?P<path>.*)")
 
 
+def is_plain_file_name(value: str) -> bool:
+    """A file's own name, never a path: no folders, backslashes, '.' or '..', control characters."""
+    return bool(value) and "/" not in value and "\\" not in value and value not in (".", "..") \
+        and not any(ord(c) < 32 for c in value)
+
+
 @dataclass(frozen=True)
 class AssetRef:
     name: str

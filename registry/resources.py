@@ -10,6 +10,7 @@ from pydantic import (
 
 from . import defaults as d
 from .errors import ValidationFailed
+from .refs import is_plain_file_name
 
 
 class Schema(BaseModel):
@@ -46,7 +47,7 @@ def _bounded_tags(value: dict[str, str]) -> dict[str, str]:
 
 
 def _file_name(value: str) -> str:
-    if "/" in value or "\\" in value or value in (".", "..") or any(ord(c) < 32 for c in value):
+    if not is_plain_file_name(value):
         raise ValueError("must be a file name, not a path")
     return value
 

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from .errors import ValidationFailed
+from .refs import is_plain_file_name
 
 MAX_UNPACKED_BYTES = 8 * 1024**3
 MAX_FILES = 100_000
@@ -18,8 +19,7 @@ def check_upload(data: bytes, filename: str) -> str:
     named by a plain file name (never a path, so it cannot land outside its folder)."""
     if not data:
         raise ValidationFailed("The upload is empty: send the file's bytes as the request body.", target="file")
-    if (not filename or "/" in filename or "\\" in filename or filename in (".", "..")
-            or any(ord(c) < 32 for c in filename)):
+    if not is_plain_file_name(filename):
         raise ValidationFailed(f"Invalid filename '{filename}': give the uploaded file's own name (such as "
                                "model.zip), without folders, backslashes or '..'.", target="filename")
     return filename
