@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.storage.blob import ContainerClient
 
-from registry.blob_reads import copy_blob
+from registry.blob_wire import copy_blob
 from registry.datastores import DatastoreService
 from registry.errors import ReferenceNotFound, UserError, ValidationFailed
 from registry.outbound import open_url

@@ -13,7 +13,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError
 from azure.storage.blob import BlobBlock, BlobClient, ContainerClient
 
 from registry.blob_folders import delete_prefix, upload_folder
-from registry.blob_reads import read_url
+from registry.blob_wire import put_block, read_url
 from registry.datastores import DatastoreService
 from registry.defaults import DEFAULT_DATASTORE
 from registry.refs import DatastorePath, parse_datastore_uri
@@ -85,16 +85,24 @@ class JobStorage:
         return self.output["uri"]
 
     @cached_property
+    def _predictions_container(self) -> ContainerClient:
+        return self._datastores.container(self.output["datastore"])
+
+    @property
+    def _predictions_path(self) -> str:
+        return self.output["folder"] + self.output["file_name"]
+
+    @cached_property
     def _predictions(self) -> BlobClient:
-        return self._datastores.container(self.output["datastore"]).get_blob_client(
-            self.output["folder"] + self.output["file_name"])
+        return self._predictions_container.get_blob_client(self._predictions_path)
 
     def predictions_exist(self) -> bool:
         return self._predictions.exists()
 
     def stage_block(self, block_id: str, data: bytes) -> None:
         """With its MD5 (transactional Content-MD5), so the service refuses a block damaged on the way."""
-        self._predictions.stage_block(block_id, data, length=len(data), validate_content=True)
+        if not put_block(self._predictions_container, self._predictions_path, block_id, data):
+            self._predictions.stage_block(block_id, data, length=len(data), validate_content=True)
 
     def commit_predictions(self, block_ids: list[str]) -> bool:
         """The file appears at once, and only if nothing is there yet (uncommitted blocks of other ids go);

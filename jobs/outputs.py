@@ -24,7 +24,8 @@ from scoring.contracts import FILE_NAME_COLUMN, PREDICTION_COLUMN, ROW_COLUMN
 from .contracts import MiniBatchResult
 from .job_storage import JobStorage
 from .planning import PlannedItem
-from .settings import DEFAULT_REWRITE_BLOCK_BYTES, MAX_COMMITTED_BLOCKS
+from .settings import (DEFAULT_RESTAGE_BATCH_ROWS, DEFAULT_REWRITE_BLOCK_BYTES, DEFAULT_ROWS_BLOCK_BYTES,
+                       MAX_COMMITTED_BLOCKS)
 
 
 class OutputAlreadyExists(UserError):
@@ -119,14 +120,35 @@ def _commit_staged(storage: JobStorage, assembly: Assembly) -> tuple[list[str], 
     for result in assembly.with_rows:
         index = result.index
         if assembly.offsets.get(index):
-            table = _shifted(pq.read_table(pa.BufferReader(storage.read_part(index))), assembly.offsets[index])
-            rows = pa.BufferOutputStream()
-            pcsv.write_csv(table, rows, pcsv.WriteOptions(include_header=False))
-            storage.stage_block(block_id(index, "whole"), rows.getvalue().to_pybytes())
-            blocks.append(block_id(index, "whole"))
+            blocks += _stage_shifted(storage, index, assembly.offsets[index])
         else:
             blocks += [rows_block_id(index, number) for number in range(result.blocks)]
     return blocks, sum(r.rows for r in assembly.with_rows)
+
+
+def _stage_shifted(storage: JobStorage, index: int, offset: int) -> list[str]:
+    """A later piece of a cut file: its rows staged again from its Parquet part with their index in the whole
+    file, a row group at a time into blocks of about DEFAULT_ROWS_BLOCK_BYTES, so memory holds one block
+    whatever the piece's size. The ids of the blocks staged, in order."""
+    part = pq.ParquetFile(pa.BufferReader(storage.read_part(index)))
+    staged: list[str] = []
+    pending: list[bytes] = []
+
+    def stage() -> None:
+        staged.append(block_id(index, f"w{len(staged):05d}"))
+        storage.stage_block(staged[-1], b"".join(pending))
+        pending.clear()
+
+    for batch in part.iter_batches(DEFAULT_RESTAGE_BATCH_ROWS):
+        lines = pa.BufferOutputStream()
+        pcsv.write_csv(_shifted(pa.Table.from_batches([batch]), offset), lines,
+                       pcsv.WriteOptions(include_header=False))
+        pending.append(lines.getvalue().to_pybytes())
+        if sum(map(len, pending)) >= DEFAULT_ROWS_BLOCK_BYTES:
+            stage()
+    if pending:
+        stage()
+    return staged
 
 
 def _shifted(table: pa.Table, offset: int) -> pa.Table:

@@ -6,6 +6,7 @@ A job is one row in `Jobs` (partition `job`, row = the job name); each mini-batc
 final counts are exact even when a mini-batch ran twice."""
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any, Callable
 
@@ -27,7 +28,7 @@ from registry.storage import Record, WorkspaceStorage
 from .contracts import JobError, MiniBatchResult
 from .job_storage import job_folder
 from .status import ACTIVE, JobStatus, transition
-from .verdict import count_result
+from .verdict import add_moves, counts_moved
 
 PARTITION = "job"
 
@@ -174,9 +175,11 @@ class JobRecords:
         return self.update(name, lambda body: transition(body, status, now_iso(), counts=counts, error=payload),
                            known)
 
-    def record_mini_batch(self, name: str, result: MiniBatchResult) -> Record | None:
-        """Store one mini-batch's result; the job's live counts move only the first time it is stored. Gives
-        the job's record as the counts left it, or None when they did not move."""
+    def record_mini_batch(self, name: str, result: MiniBatchResult) -> dict[str, int] | None:
+        """Store one mini-batch's result. Gives how it moves the job's live counts (the first time a result of
+        the mini-batch is stored, or when a later one changed its outcome), or None when they do not move; the
+        caller adds the moves up and applies them with add_counts, so a job's mini-batches do not all race
+        for its one record."""
         body = result.to_json()
         row = f"{result.index:08d}"
         try:  # the first result of a mini-batch: one write
@@ -188,15 +191,26 @@ class JobRecords:
             self.mini_batches.upsert(name, row, body)
             if previous is not None and previous.status == result.status:
                 return None
+        return counts_moved(previous, result)
 
+    def record_mini_batches(self, name: str, results: list[MiniBatchResult]) -> dict[str, int] | None:
+        """Store several mini-batches' results: in one transaction where none has a result yet (the usual
+        case), else one by one as record_mini_batch does. Gives their moves of the job's counts added up."""
+        if not results:
+            return None
+        try:
+            self.mini_batches.create_all(name, [(f"{r.index:08d}", r.to_json()) for r in results])
+            moves = [counts_moved(None, result) for result in results]
+        except AlreadyExists:
+            moves = [moved for result in results if (moved := self.record_mini_batch(name, result)) is not None]
+        return functools.reduce(add_moves, moves) if moves else None
+
+    def add_counts(self, name: str, moved: dict[str, int]) -> Record:
+        """Move the job's live counts (those of a finished job stay as decided); the job as it is then."""
         def change(job: dict) -> dict | None:
             if JobStatus(job["status"]).is_terminal:
                 return None
-            counts = dict(job["counts"])
-            if previous is not None:
-                count_result(counts, previous, -1)
-            count_result(counts, result, 1)
-            return {**job, "counts": counts}
+            return {**job, "counts": {key: value + moved.get(key, 0) for key, value in job["counts"].items()}}
 
         return self.update(name, change)
 

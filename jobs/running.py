@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import socket
@@ -12,6 +13,7 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
+from typing import Callable
 
 from azure.core.exceptions import ResourceNotFoundError
 
@@ -33,9 +35,12 @@ from .job_storage import JobStorage
 from .outputs import needs_parquet_part, rows_block_id, rows_blocks_per_mini_batch
 from .planning import Plan, PlannedItem, plan_from_json
 from .settings import (DEFAULT_DOWNLOAD_THREADS, DEFAULT_ERROR_CHARS, DEFAULT_JOBS_REMEMBERED,
-                       DEFAULT_RECENT_JOB_SECONDS, DEFAULT_RETRY_PAUSE_SECONDS, DEFAULT_STAGING_THREADS)
+                       DEFAULT_PROGRESS_SECONDS, DEFAULT_RECENT_JOB_SECONDS, DEFAULT_RETRY_PAUSE_SECONDS,
+                       DEFAULT_STAGING_THREADS)
 from .status import JobStatus
 from .verdict import over_threshold
+
+log = logging.getLogger("batch_endpoints.jobs")
 
 
 def concurrency(job: dict) -> int:
@@ -82,11 +87,12 @@ class MiniBatchRunner:
         """Mini-batches start..end-1 one after another, each exactly as if run alone (its own retries, part,
         logs and record); stops after a canceled one or once the failed files (this run's, those known when
         it was scheduled, or the job's recorded count) pass error_threshold.
-        The next mini-batch's files download while one scores, and its record is written while the next
-        scores; all are written before this returns."""
+        The next mini-batch's files download while one scores; results are stored (and the job's live counts
+        moved) together while the next ones score, every DEFAULT_PROGRESS_SECONDS, and all before this
+        returns."""
         status, rows, failed_files, fatal = MiniBatchState.SUCCEEDED, 0, 0, False
-        with ThreadPoolExecutor(DEFAULT_DOWNLOAD_THREADS) as downloads, ThreadPoolExecutor(1) as recorder:
-            records: list[Future] = []
+        with ThreadPoolExecutor(DEFAULT_DOWNLOAD_THREADS) as downloads, \
+                Progress(lambda results: self._store(name, results)) as progress:
             prepared = [self._inputs(name, start, downloads)]  # inputs downloading, oldest first
             try:
                 for index in range(start, end):
@@ -97,7 +103,7 @@ class MiniBatchRunner:
                     if index + 1 < end:
                         prepared.append(self._inputs(name, index + 1, downloads))
                     result = self._run(job, index, prepared.pop(0))
-                    records.append(recorder.submit(self._record, name, result))
+                    progress.add(result)
                     rows += result.rows
                     failed_files += len(result.failed_files)
                     if result.status is MiniBatchState.CANCELED:
@@ -113,8 +119,6 @@ class MiniBatchRunner:
             finally:
                 for inputs in prepared:
                     inputs.close()
-            for record in records:
-                record.result()  # a record that could not be written fails the activity, which is retried
         return RunSummary(status=status, rows=rows, failed_files=failed_files, fatal=fatal)
 
     def _inputs(self, name: str, index: int, downloads: ThreadPoolExecutor) -> MiniBatchInputs:
@@ -131,9 +135,11 @@ class MiniBatchRunner:
             inputs.close()
         return result.model_copy(update={"started_at": started, "ended_at": now_iso(), "host": instance_name()})
 
-    def _record(self, name: str, result: MiniBatchResult) -> None:
-        counted = self.engine.records.record_mini_batch(name, result)
-        if counted is not None:
+    def _store(self, name: str, results: list[MiniBatchResult]) -> None:
+        """Store results and move the job's live counts by them."""
+        moved = self.engine.records.record_mini_batches(name, results)
+        if moved is not None:
+            counted = self.engine.records.add_counts(name, moved)
             self._remember(self.recent_jobs, name, (time.monotonic(), counted.body))
 
     def _job(self, name: str) -> dict:
@@ -142,7 +148,9 @@ class MiniBatchRunner:
         seen = self.recent_jobs.get(name)
         if seen is not None and time.monotonic() - seen[0] < DEFAULT_RECENT_JOB_SECONDS:
             return seen[1]
-        return self.engine.records.get(name).body
+        job = self.engine.records.get(name).body
+        self._remember(self.recent_jobs, name, (time.monotonic(), job))
+        return job
 
     def _stopped(self, name: str) -> bool:
         """Asked while a mini-batch scores: has its job stopped taking mini-batches (a cancel)?"""
@@ -324,6 +332,60 @@ class MiniBatchRunner:
             except OSError:  # another activity of this process fetched it first
                 shutil.rmtree(staging, ignore_errors=True)
         return target
+
+
+class Progress:
+    """A run's results, stored together every DEFAULT_PROGRESS_SECONDS while the next mini-batches score (and
+    the job's live counts moved by them), and the rest when the run ends: a run of many small mini-batches
+    writes a few table transactions and its job's record a few times instead of once each. Results whose
+    store failed stay for the next one; a failure of the last fails the activity, which is retried."""
+
+    def __init__(self, store: Callable[[list[MiniBatchResult]], None]):
+        self.store = store
+        self.pending: list[MiniBatchResult] = []
+        self.lock = threading.Lock()  # guards pending
+        self.storing = threading.Lock()  # one store at a time
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._every_period, daemon=True, name="store-results")
+
+    def __enter__(self) -> "Progress":
+        self.thread.start()
+        return self
+
+    def __exit__(self, kind, error, trace) -> None:
+        self.stopped.set()
+        self.thread.join()
+        if kind is None:
+            self.flush()
+            return
+        try:  # the run failed: what it scored is still worth keeping
+            self.flush()
+        except Exception:
+            log.warning("results of a failed run could not be stored", exc_info=True)
+
+    def add(self, result: MiniBatchResult) -> None:
+        with self.lock:
+            self.pending.append(result)
+
+    def flush(self) -> None:
+        with self.storing:
+            with self.lock:
+                results, self.pending = self.pending, []
+            if not results:
+                return
+            try:
+                self.store(results)
+            except BaseException:
+                with self.lock:
+                    self.pending[:0] = results
+                raise
+
+    def _every_period(self) -> None:
+        while not self.stopped.wait(DEFAULT_PROGRESS_SECONDS):
+            try:
+                self.flush()
+            except Exception:  # the storage did not answer: they go with the next store
+                log.warning("results could not be stored yet; trying again", exc_info=True)
 
 
 class MiniBatchInputs:

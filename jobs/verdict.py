@@ -12,12 +12,20 @@ def over_threshold(failed_files: int, threshold: int) -> bool:
     return threshold != -1 and failed_files > threshold
 
 
-def count_result(counts: dict, result: MiniBatchResult, sign: int) -> None:
-    """Move the job's live counts by one mini-batch's result (sign -1 takes an earlier result back)."""
-    counts["mini_batches_done"] += sign * int(result.succeeded)
-    counts["mini_batches_failed"] += sign * int(result.failed)
-    counts["files_failed"] += sign * len(result.failed_files)
-    counts["rows_scored"] += sign * result.rows
+def counts_moved(previous: MiniBatchResult | None, result: MiniBatchResult) -> dict[str, int]:
+    """How a mini-batch's result moves the job's live counts, taking back its earlier result if it had one."""
+    moved = {"mini_batches_done": 0, "mini_batches_failed": 0, "files_failed": 0, "rows_scored": 0}
+    for counted, sign in ((previous, -1), (result, 1)):
+        if counted is not None:
+            moved["mini_batches_done"] += sign * int(counted.succeeded)
+            moved["mini_batches_failed"] += sign * int(counted.failed)
+            moved["files_failed"] += sign * len(counted.failed_files)
+            moved["rows_scored"] += sign * counted.rows
+    return moved
+
+
+def add_moves(total: dict[str, int], moved: dict[str, int]) -> dict[str, int]:
+    return {key: total.get(key, 0) + value for key, value in moved.items()}
 
 
 def exact_counts(counts: dict, results: list[MiniBatchResult]) -> dict:

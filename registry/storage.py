@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import TableClient, TableServiceClient
+from azure.data.tables import TableClient, TableServiceClient, TableTransactionError
 from azure.storage.blob import BlobProperties, BlobServiceClient, ContainerClient, LinearRetry
 
 from .defaults import MAX_RECORD_CHARS
@@ -25,6 +25,8 @@ DEFAULT_STORAGE_RETRIES = 3  # retries after the first attempt: rides out a blip
 DEFAULT_STORAGE_BACKOFF_SECONDS = 1.0  # the pause before each retry (tables double it each time)
 DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS = 5  # a TCP connect on a working network takes milliseconds
 DEFAULT_STORAGE_READ_TIMEOUT_SECONDS = 30  # between two reads of an answer; a large blob streams all along
+DEFAULT_TRANSACTION_ROWS = 100  # Table storage's most operations in one transaction (a fact, not a choice)
+DEFAULT_TRANSACTION_CHARS = 2_000_000  # half the service's 4 MiB payload limit, for UTF-16 and the batch framing
 BODY_PART_CHARS = 30_000  # a Table string property holds 64 KiB of UTF-16: a record's JSON is kept in parts
 DEV_STORAGE = "UseDevelopmentStorage=true"
 # The emulator's well-known development account (public, documented; not a secret).
@@ -77,6 +79,30 @@ class RecordTable:
         except ResourceExistsError:
             raise AlreadyExists(f"{kind} '{name}' already exists.", target="name") from None
         return Record(body, result["etag"])
+
+    def create_all(self, partition: str, rows: list[tuple[str, dict]]) -> None:
+        """Create rows of one partition in as few round trips as the service allows: transactions of at most
+        DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises AlreadyExists when a
+        row is there already; the transaction that held it stored none of its rows."""
+        batch, size = [], 0
+        for row, body in rows:
+            entity = self._entity(partition, row, body, {})
+            length = sum(len(value) for value in entity.values())
+            if batch and (len(batch) == DEFAULT_TRANSACTION_ROWS or size + length > DEFAULT_TRANSACTION_CHARS):
+                self._transact(batch)
+                batch, size = [], 0
+            batch.append(("create", entity))
+            size += length
+        if batch:
+            self._transact(batch)
+
+    def _transact(self, operations: list) -> None:
+        try:
+            self.client.submit_transaction(operations)
+        except TableTransactionError as error:
+            if error.error_code == "EntityAlreadyExists":
+                raise AlreadyExists("A row already exists.", target="name") from None
+            raise
 
     def replace(self, partition: str, row: str, body: dict, etag: str, kind: str, name: str, **columns) -> Record:
         try:

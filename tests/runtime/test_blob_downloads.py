@@ -1,7 +1,8 @@
 """Input blobs read with one GET and a SAS the SDK signs, against Azurite: whole blobs and byte ranges, with an
 account key, with a SAS-token container, from a public container, through the SDK where the credential signs
 no SAS, through the environment's HTTP proxy, a body cut short read again, large bodies in chunks, a missing
-blob."""
+blob. Blocks of a predictions file staged with one PUT, committed by the SDK, and handed back where the
+service refuses them."""
 from __future__ import annotations
 
 import datetime as dt
@@ -16,10 +17,12 @@ import pytest
 import urllib3
 from azure.core.credentials import AzureSasCredential
 from azure.core.exceptions import ResourceNotFoundError
-from azure.storage.blob import BlobServiceClient, ContainerClient, ContainerSasPermissions, generate_container_sas
+from azure.storage.blob import (BlobBlock, BlobServiceClient, ContainerClient, ContainerSasPermissions,
+                                generate_container_sas)
 
-from registry import blob_reads
-from registry.blob_reads import copy_blob, pool_for, read_url
+from jobs.outputs import block_id, rows_block_id
+from registry import blob_wire
+from registry.blob_wire import copy_blob, pool_for, put_block, read_url
 
 
 @pytest.fixture
@@ -74,8 +77,8 @@ def test_a_container_whose_credential_signs_no_sas_is_read_through_the_sdk(conta
 
 
 def test_a_body_larger_than_one_read_comes_in_chunks(container, monkeypatch):
-    monkeypatch.setattr(blob_reads, "DEFAULT_WHOLE_READ_BYTES", 1000)
-    monkeypatch.setattr(blob_reads, "DEFAULT_CHUNK_BYTES", 4096)
+    monkeypatch.setattr(blob_wire, "DEFAULT_WHOLE_READ_BYTES", 1000)
+    monkeypatch.setattr(blob_wire, "DEFAULT_CHUNK_BYTES", 4096)
     data = os.urandom(50_000)
     container.upload_blob("big.bin", data)
     assert read(container, "big.bin") == data
@@ -165,3 +168,20 @@ def test_a_body_cut_short_on_the_way_is_read_again_and_one_always_cut_fails(cont
     ForwardingProxy.cut_short = 3
     with pytest.raises(urllib3.exceptions.ProtocolError):
         read(container, "flaky.bin")
+
+
+def test_blocks_staged_on_the_wire_are_committed_by_the_sdk_and_a_refused_one_is_handed_back(container, azurite):
+    blocks = {block_id(0, "header"): b"a,b\n", rows_block_id(0, 0): os.urandom(70_000), rows_block_id(0, 1): b"1,2\n"}
+    for block, data in blocks.items():
+        assert put_block(container, "out/predictions.csv", block, data)
+    container.get_blob_client("out/predictions.csv").commit_block_list([BlobBlock(block) for block in blocks])
+    assert read(container, "out/predictions.csv") == b"".join(blocks.values())
+    key = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if "=" in part)["AccountKey"]
+    read_only = generate_container_sas(container.account_name, container.container_name, account_key=key,
+                                       permission=ContainerSasPermissions(read=True),
+                                       expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
+    by_sas = ContainerClient(container.primary_endpoint.rsplit("/", 1)[0], container.container_name,
+                             credential=read_only)
+    assert put_block(by_sas, "out/other.csv", rows_block_id(0, 0), b"x") is False  # the SDK says why
+    gone = BlobServiceClient.from_connection_string(azurite.connection_string).get_container_client("gone-missing")
+    assert put_block(gone, "p.csv", rows_block_id(0, 0), b"x") is False  # a lost container: the SDK path mends it

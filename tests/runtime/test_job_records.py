@@ -35,9 +35,9 @@ def result(index: int, status: MiniBatchState, rows: int = 0, failed_files: tupl
 def test_a_mini_batch_result_counts_once_and_a_changed_result_moves_the_counts(jobs):
     name = new_job(jobs)
     failed = result(0, MiniBatchState.FAILED, failed_files=("a.csv",))
-    assert jobs.record_mini_batch(name, failed).body["counts"]["files_failed"] == 1
+    assert jobs.add_counts(name, jobs.record_mini_batch(name, failed)).body["counts"]["files_failed"] == 1
     assert jobs.record_mini_batch(name, failed) is None  # delivered again: nothing moves
-    moved = jobs.record_mini_batch(name, result(0, MiniBatchState.SUCCEEDED, rows=5))
+    moved = jobs.add_counts(name, jobs.record_mini_batch(name, result(0, MiniBatchState.SUCCEEDED, rows=5)))
     counts = jobs.get(name).body["counts"]
     assert moved.body["counts"] == counts
     assert (counts["mini_batches_done"], counts["mini_batches_failed"], counts["files_failed"],
@@ -48,7 +48,7 @@ def test_a_mini_batch_result_counts_once_and_a_changed_result_moves_the_counts(j
 def test_a_status_change_from_a_stale_record_keeps_what_was_written_since(jobs):
     name = new_job(jobs)
     stale = jobs.get(name)
-    jobs.record_mini_batch(name, result(1, MiniBatchState.SUCCEEDED, rows=7))
+    jobs.add_counts(name, jobs.record_mini_batch(name, result(1, MiniBatchState.SUCCEEDED, rows=7)))
     finished = jobs.set_status(name, JobStatus.COMPLETED, known=stale)
     assert finished.body["status"] == "Completed" and finished.body["counts"]["rows_scored"] == 7
     assert finished.body["ended_at"] and finished.body["duration_seconds"] is not None
@@ -62,7 +62,9 @@ def test_a_cancel_request_is_kept_against_a_step_still_running_and_a_finished_jo
     assert requested.body["status"] == "CancelRequested" and requested.body["cancel_requested_at"]
     assert jobs.set_status(name, JobStatus.FINALIZING).body["status"] == "CancelRequested"
     assert jobs.set_status(name, JobStatus.CANCELED).body["status"] == "Canceled"
-    assert jobs.record_mini_batch(name, result(0, MiniBatchState.SUCCEEDED, rows=3)) is not None
+    moved = jobs.record_mini_batch(name, result(0, MiniBatchState.SUCCEEDED, rows=3))
+    assert moved["rows_scored"] == 3
+    assert jobs.add_counts(name, moved).body["counts"]["rows_scored"] == 0
     assert jobs.get(name).body["counts"]["rows_scored"] == 0  # a finished job's counts stay as decided
     with pytest.raises(Exception) as refused:
         jobs.request_cancel(name)

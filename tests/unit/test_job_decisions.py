@@ -8,7 +8,7 @@ from jobs.contracts import ItemRows, MiniBatchResult, MiniBatchState
 from jobs.outputs import plan_assembly
 from jobs.settings import MAX_COMMITTED_BLOCKS
 from jobs.status import ACTIVE, ALLOWED, TERMINAL, JobStatus, TransitionError, transition
-from jobs.verdict import count_result, exact_counts, over_threshold, threshold_error, verdict
+from jobs.verdict import add_moves, counts_moved, exact_counts, over_threshold, threshold_error, verdict
 
 T0, T1 = "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:02.500Z"
 COUNTS = {"files": 3, "mini_batches": 3, "mini_batches_done": 0, "mini_batches_failed": 0, "files_failed": 0,
@@ -96,16 +96,15 @@ def test_exact_counts_come_from_the_stored_results_whatever_the_live_counts_say(
     assert counts["files"] == 3
 
 
-def test_a_result_moves_the_live_counts_and_taking_it_back_restores_them():
-    counts = dict(COUNTS)
+def test_a_result_moves_the_live_counts_and_a_changed_result_takes_the_earlier_one_back():
     failed = result(0, "failed", failed_files=["a.csv"])
-    count_result(counts, failed, 1)
-    assert (counts["mini_batches_failed"], counts["files_failed"]) == (1, 1)
-    count_result(counts, failed, -1)
-    count_result(counts, result(0, "succeeded", rows=4), 1)
-    assert counts == {**COUNTS, "mini_batches_done": 1, "rows_scored": 4}
-    count_result(counts, result(1, "canceled"), 1)
-    assert counts == {**COUNTS, "mini_batches_done": 1, "rows_scored": 4}  # a canceled one counts nowhere
+    first = counts_moved(None, failed)
+    assert first == {"mini_batches_done": 0, "mini_batches_failed": 1, "files_failed": 1, "rows_scored": 0}
+    changed = counts_moved(failed, result(0, "succeeded", rows=4))
+    assert changed == {"mini_batches_done": 1, "mini_batches_failed": -1, "files_failed": -1, "rows_scored": 4}
+    assert add_moves(first, changed) == {"mini_batches_done": 1, "mini_batches_failed": 0, "files_failed": 0,
+                                         "rows_scored": 4}
+    assert set(counts_moved(None, result(1, "canceled")).values()) == {0}  # a canceled one counts nowhere
 
 
 # -- assembling the predictions file ---------------------------------------------------------------------

@@ -60,15 +60,15 @@ def test_a_slice_keeps_at_most_window_activities_in_flight_each_taking_a_share_o
 
 
 def test_as_each_slot_frees_it_takes_its_share_of_what_is_left_and_the_last_runs_are_single():
-    first = episode("score_slice", [], [slice_input(end=22, window=2)])
-    assert scheduled_runs(first) == [(0, 8), (8, 16)]  # equal shares, at most 8 mini-batches a run
+    first = episode("score_slice", [], [slice_input(end=70, window=2)])
+    assert scheduled_runs(first) == [(0, 32), (32, 64)]  # equal shares, at most 32 mini-batches a run
     second = episode("score_slice", first.events, [completed(0, ok())])
-    assert scheduled_runs(second) == [(16, 19)]  # ceil(6/2)
+    assert scheduled_runs(second) == [(64, 67)]  # ceil(6/2)
     third = episode("score_slice", first.events + second.events, [completed(1, ok())])
-    assert scheduled_runs(third) == [(19, 21)]  # ceil(3/2)
+    assert scheduled_runs(third) == [(67, 69)]  # ceil(3/2)
     history = first.events + second.events + third.events
     fourth = episode("score_slice", history, [completed(2, ok())])
-    assert scheduled_runs(fourth) == [(21, 22)]
+    assert scheduled_runs(fourth) == [(69, 70)]
     assert all(json.loads(a["input"])["error_threshold"] == -1 for a in first.outgoing.activities)
 
 

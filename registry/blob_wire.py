@@ -1,11 +1,14 @@
-"""Reading input blobs at the wire's cost: one GET through urllib3's connection pool, authorized by a
-short-lived read-only SAS that the storage SDK signs. The SDK's own download pipeline (requests, its
-policies, 256 KiB chunks) spends several times the CPU per megabyte, and scoring workers spend their cores on
-models. A container whose credential cannot sign a SAS (an Entra ID token) is read through the SDK."""
+"""Moving job data through Blob storage at the wire's cost: input blobs read with one GET, and blocks of a
+predictions file written with one PUT, each through urllib3's connection pool and authorized by a short-lived
+SAS of that one permission that the storage SDK signs. The SDK's own pipeline (requests, its policies, 256 KiB
+chunks) spends several times the CPU per request and per megabyte, and scoring workers spend their cores on
+models. A container whose credential cannot sign a SAS (an Entra ID token) goes through the SDK."""
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
+import hashlib
 import urllib.request
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
@@ -25,7 +28,8 @@ DEFAULT_WHOLE_READ_BYTES = 16 * 1024 * 1024  # a body up to this size is read in
 DEFAULT_POOL_CONNECTIONS = 16
 DEFAULT_BODY_ATTEMPTS = 3  # a body cut short is read again from its start
 DEFAULT_RETRIES = urllib3.Retry(total=DEFAULT_STORAGE_RETRIES, backoff_factor=DEFAULT_STORAGE_BACKOFF_SECONDS,
-                                status_forcelist=(500, 502, 503, 504), allowed_methods=("GET",))
+                                status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "PUT"))
+# PUT is retried too: staging a block again under its id replaces it, so a repeat is harmless
 
 _POOL_OPTIONS = {"maxsize": DEFAULT_POOL_CONNECTIONS, "retries": DEFAULT_RETRIES,
                  "timeout": urllib3.Timeout(connect=DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS,
@@ -50,6 +54,10 @@ def pool_for(url: str) -> urllib3.PoolManager:
 
 def read_url(container: ContainerClient, path: str) -> str | None:
     """A URL that reads the blob with no other credential, or None where the container cannot give one."""
+    return _signed_url(container, path, BlobSasPermissions(read=True))
+
+
+def _signed_url(container: ContainerClient, path: str, permission: BlobSasPermissions) -> str | None:
     base, _, query = container.url.partition("?")
     url = f"{base}/{quote(path, safe='~/')}"
     credential = container.credential
@@ -59,7 +67,7 @@ def read_url(container: ContainerClient, path: str) -> str | None:
     if not account_key:
         return None
     sas = generate_blob_sas(credential.account_name, container.container_name, path, account_key=account_key,
-                            permission=BlobSasPermissions(read=True),
+                            permission=permission,
                             expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=DEFAULT_SAS_MINUTES))
     return f"{url}?{sas}"
 
@@ -104,3 +112,18 @@ def _get(pool: urllib3.PoolManager, url: str, headers: dict, path: str, sink: Bi
             sink.write(chunk)
     finally:
         response.release_conn()
+
+
+def put_block(container: ContainerClient, path: str, block_id: str, data: bytes) -> bool:
+    """Stage one block of the blob under block_id (encoded as the SDK encodes ids, so its commit_block_list
+    finds it), with its Content-MD5 so the service refuses a block damaged on the way. False where it was not
+    staged: the container cannot sign a SAS, or the service refused (a container it lost, a SAS that may not
+    write); the caller then stages it through the SDK, which says why or mends it."""
+    url = _signed_url(container, path, BlobSasPermissions(write=True))
+    if url is None or "?" not in url:
+        return False
+    encoded = quote(base64.b64encode(block_id.encode()).decode(), safe="")
+    headers = {"Content-MD5": base64.b64encode(hashlib.md5(data).digest()).decode(),
+               "Content-Length": str(len(data))}
+    response = pool_for(url).request("PUT", f"{url}&comp=block&blockid={encoded}", body=data, headers=headers)
+    return response.status < 300
