@@ -1,10 +1,14 @@
 """One reader per input format: CSV, Parquet and JSON lines into an Arrow table (the ONNX scorer feeds its
 columns straight to the graph) or a DataFrame (MLflow's pyfunc takes pandas), with the model signature's
 column types so a float32 signature accepts CSV's float64 numbers. CSV goes through pyarrow's reader on the
-scoring process's own share of the cores (one thread when mini-batches run side by side)."""
+scoring process's own share of the cores (one thread when mini-batches run side by side). `read_batches`
+reads a file a piece at a time, with the types the model wants, so a scorer that takes rows in any grouping
+(ONNX) holds one piece in memory whatever the file's size."""
 from __future__ import annotations
 
+import csv
 from pathlib import Path
+from typing import Callable, Iterator
 
 import pandas as pd
 import pyarrow as pa
@@ -14,21 +18,56 @@ import pyarrow.parquet as pq
 from .errors import ScoringUserError
 from .formats import table_format
 
+DEFAULT_READ_BLOCK_BYTES = 1024 * 1024  # of a file's text parsed at once by read_batches: as fast per row as
+#   the whole file at once (measured), and memory holds one piece, not the file
+DEFAULT_PARQUET_BATCH_ROWS = 64 * 1024  # rows of a Parquet file read at once by read_batches
 ARROW_TYPES = {"float64": pa.float64(), "float32": pa.float32(), "int64": pa.int64(), "int32": pa.int32(),
                "bool": pa.bool_(), "string": pa.string()}
 
 
-def read_arrow(path: Path, name: str, threads: int = 1) -> pa.Table:
-    """The file as an Arrow table, its columns typed as the file says."""
+def read_batches(path: Path, name: str, types: Callable[[list[str]], dict[str, pa.DataType]],
+                 threads: int = 1) -> Iterator[pa.Table]:
+    """The file as tables of consecutive rows, a piece at a time. types(column names) gives the columns to
+    read and their types (a CSV's are then parsed straight into them, so no column type is guessed from the
+    first piece alone); a Parquet or JSON-lines file keeps its own and is cast."""
     kind = _format(name)
     try:
         if kind in ("csv", "tsv"):
-            return _read_delimited(path, "," if kind == "csv" else "\t", {}, threads)
+            delimiter = "," if kind == "csv" else "\t"
+            wanted = types(_header(path, delimiter))
+            reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1,
+                                                                        block_size=DEFAULT_READ_BLOCK_BYTES),
+                                   parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                                   convert_options=pcsv.ConvertOptions(column_types=wanted,
+                                                                       include_columns=list(wanted)))
+            for batch in reader:
+                yield pa.Table.from_batches([batch])
+            return
         if kind == "parquet":
-            return pq.read_table(path)
-        return pa.Table.from_pandas(pd.read_json(path, lines=True), preserve_index=False)
-    except (ValueError, TypeError, OSError, UnicodeDecodeError, pa.ArrowInvalid) as error:
+            parquet = pq.ParquetFile(path)
+            wanted = types(parquet.schema_arrow.names)
+            for batch in parquet.iter_batches(DEFAULT_PARQUET_BATCH_ROWS, columns=list(wanted)):
+                yield pa.Table.from_batches([batch]).cast(pa.schema([(c, wanted[c]) for c in wanted]))
+            return
+        table = pa.Table.from_pandas(pd.read_json(path, lines=True), preserve_index=False)
+        wanted = types(table.column_names)
+        yield table.select(list(wanted)).cast(pa.schema([(c, wanted[c]) for c in wanted]))
+    except (ValueError, TypeError, OSError, UnicodeDecodeError, KeyError, pa.ArrowInvalid) as error:
+        if isinstance(error, pa.ArrowInvalid) and "conversion error" in str(error).lower():
+            raise ValueNotOfItsType(f"'{name}' holds a value not of the type its column takes: {error}") from None
         raise ScoringUserError(f"'{name}' cannot be read as {kind}: {error}") from None
+
+
+class ValueNotOfItsType(ScoringUserError):
+    """A value that cannot be read as the type the model takes for its column (text in a number column)."""
+
+
+def _header(path: Path, delimiter: str) -> list[str]:
+    with open(path, newline="", encoding="utf-8-sig") as stream:
+        names = next(csv.reader(stream, delimiter=delimiter), None)
+    if not names:
+        raise ValueError("the file is empty: it has no header line")
+    return names
 
 
 def read_table(path: Path, name: str, dtypes: dict[str, str] | None = None, threads: int = 1) -> pd.DataFrame:

@@ -6,7 +6,7 @@ import importlib.util
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 import pandas as pd
@@ -15,7 +15,7 @@ import pyarrow as pa
 from .contracts import PREDICTION_COLUMN as PREDICTION
 from .contracts import ScorerSpec
 from .errors import ScoringUserError
-from .readers import read_arrow, read_table
+from .readers import ValueNotOfItsType, read_batches, read_table
 
 MLFLOW_TO_PANDAS = {"double": "float64", "float": "float32", "long": "int64", "integer": "int32",
                     "boolean": "bool", "string": "string"}
@@ -83,33 +83,55 @@ class OnnxScorer:
         self.inputs = self.session.get_inputs()
         self.outputs = [o.name for o in self.session.get_outputs()]
 
-    def feeds(self, table: pa.Table, name: str) -> dict[str, np.ndarray]:
-        """The file's columns as the graph's inputs, straight from Arrow (no DataFrame in between)."""
+    def column_types(self, names: list[str], name: str) -> dict[str, pa.DataType]:
+        """The columns the graph takes and the types it takes them in: every column, by position, for a graph
+        of one input (a matrix of its width); the columns named after the inputs for a graph of several."""
         if len(self.inputs) == 1:
             graph_input = self.inputs[0]
-            dtype = ONNX_TO_NUMPY.get(graph_input.type, np.float32)
             width = graph_input.shape[1] if len(graph_input.shape) > 1 else None
-            if isinstance(width, int) and width != table.num_columns:
-                raise ScoringUserError(f"'{name}' has {table.num_columns} columns; the ONNX input "
+            if isinstance(width, int) and width != len(names):
+                raise ScoringUserError(f"'{name}' has {len(names)} columns; the ONNX input "
                                        f"'{graph_input.name}' takes {width}.")
-            matrix = np.empty((table.num_rows, table.num_columns), dtype=dtype)
+            return {column: _arrow_type(graph_input.type) for column in names}
+        missing = [i.name for i in self.inputs if i.name not in names]
+        if missing:
+            raise ScoringUserError(f"'{name}' lacks the columns the ONNX graph needs: {', '.join(missing)}.")
+        return {i.name: _arrow_type(i.type) for i in self.inputs}
+
+    def feeds(self, table: pa.Table) -> dict[str, np.ndarray]:
+        """The columns as the graph's inputs, straight from Arrow (no DataFrame in between), already of the
+        graph's types."""
+        if len(self.inputs) == 1:
+            graph_input = self.inputs[0]
+            matrix = np.empty((table.num_rows, table.num_columns), dtype=ONNX_TO_NUMPY.get(graph_input.type,
+                                                                                             np.float32))
             for number, column in enumerate(table.columns):
                 matrix[:, number] = column.to_numpy()
             return {graph_input.name: matrix}
-        missing = [i.name for i in self.inputs if i.name not in table.column_names]
-        if missing:
-            raise ScoringUserError(f"'{name}' lacks the columns the ONNX graph needs: {', '.join(missing)}.")
-        return {i.name: table.column(i.name).to_numpy().astype(ONNX_TO_NUMPY.get(i.type, np.float32)).reshape(-1, 1)
-                for i in self.inputs}
+        return {i.name: table.column(i.name).to_numpy(zero_copy_only=False).reshape(-1, 1) for i in self.inputs}
+
+    def score_batches(self, path: Path, name: str) -> Iterator[pa.Table]:
+        """The file's predictions a piece of its rows at a time (ONNX scores rows independently), so memory
+        holds one piece whatever the file's size."""
+        batches = read_batches(path, name, lambda names: self.column_types(names, name), self.threads)
+        while True:
+            try:
+                table = next(batches)
+            except StopIteration:
+                return
+            except ValueNotOfItsType as error:
+                raise ScoringUserError(f"The ONNX model could not score '{name}': {error}") from None
+            yield self.score_table(table, name)
 
     def score_file(self, path: Path, name: str) -> pa.Table:
-        table = read_arrow(path, name, self.threads)
+        tables = list(self.score_batches(path, name))
+        return pa.concat_tables(tables) if tables else self.score_table(pa.table({}), name)
+
+    def score_table(self, table: pa.Table, name: str) -> pa.Table:
         rows = table.num_rows
         try:
-            results = self.session.run(None, self.feeds(table, name))
-        except ScoringUserError:
-            raise
-        except Exception as error:  # onnxruntime's own exception types, or a column that is not a number
+            results = self.session.run(None, self.feeds(table))
+        except Exception as error:  # onnxruntime's own exception types
             raise ScoringUserError(f"The ONNX model could not score '{name}': {error}") from None
         columns: dict[str, object] = {}
         for output, values in zip(self.outputs, results):
@@ -118,6 +140,11 @@ class OnnxScorer:
             raise ScoringUserError(f"The model returned {min(map(len, columns.values()))} predictions for {rows} "
                                    f"rows of '{name}'.")
         return pa.table(columns)
+
+
+def _arrow_type(onnx_type: str) -> pa.DataType:
+    return pa.from_numpy_dtype(ONNX_TO_NUMPY.get(onnx_type, np.float32)) if onnx_type != "tensor(string)" \
+        else pa.string()
 
 
 def output_columns(key: str, values, rows: int) -> dict[str, object]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -21,7 +22,8 @@ from scoring.errors import ScoringUserError
 from scoring.isolation import ScoringPool, ScoringProcess
 from scoring.contracts import ScorerSpec, ScoringItem, ScoringRequest
 from scoring.mini_batch import score_mini_batch
-from scoring.readers import read_arrow, read_table
+from scoring import readers
+from scoring.readers import read_batches, read_table
 from scoring.scorers import CustomScriptScorer, OnnxScorer, predictions_frame
 from tests.model_builders import FEATURES, onnx_model_bytes, onnx_two_input_bytes, sklearn_classifier, training_data
 
@@ -186,10 +188,30 @@ def test_a_json_lines_file_whose_column_mixes_types_fails_alone_by_name(tmp_path
     mixed = tmp_path / "mixed.jsonl"
     mixed.write_text('{"x": 1}\n{"x": "one"}\n')
     with pytest.raises(ScoringUserError, match="'mixed.jsonl' cannot be read as jsonl"):
-        read_arrow(mixed, "mixed.jsonl")
+        list(read_batches(mixed, "mixed.jsonl", as_float32))
     plain = tmp_path / "plain.jsonl"
     plain.write_text('{"x": 1.5}\n{"x": 2.5}\n')
-    assert read_arrow(plain, "plain.jsonl").column("x").to_pylist() == [1.5, 2.5]
+    assert [t.column("x").to_pylist() for t in read_batches(plain, "plain.jsonl", as_float32)] == [[1.5, 2.5]]
+
+
+def as_float32(names: list[str]) -> dict:
+    return {name: pa.float32() for name in names}
+
+
+def test_a_big_csv_is_read_a_piece_at_a_time_in_the_types_asked_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(readers, "DEFAULT_READ_BLOCK_BYTES", 4096)
+    big = tmp_path / "big.csv"
+    big.write_text("a,b\n" + "".join(f"{row},{row}.5\n" for row in range(5000)))
+    tables = list(read_batches(big, "big.csv", as_float32))
+    assert len(tables) > 5 and max(t.num_rows for t in tables) < 1000  # bounded by the block, not the file
+    assert {t.schema.field("a").type for t in tables} == {pa.float32()}
+    assert [x for t in tables for x in t.column("b").to_pylist()] == [row + 0.5 for row in range(5000)]
+    only = list(read_batches(big, "big.csv", lambda names: {"b": pa.float64()}))
+    assert only[0].column_names == ["b"]  # a column the model does not take is not read
+    words = tmp_path / "words.csv"
+    words.write_text("a\n1\nfour\n")
+    with pytest.raises(ScoringUserError, match="'words.csv' holds a value not of the type its column takes"):
+        list(read_batches(words, "words.csv", as_float32))
 
 
 def onnx_scorer(tmp_path: Path, model: bytes) -> OnnxScorer:
