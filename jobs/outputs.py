@@ -139,7 +139,7 @@ def _stage_shifted(storage: JobStorage, index: int, offset: int) -> list[str]:
         storage.stage_block(staged[-1], b"".join(pending))
         pending.clear()
 
-    for batch in part.iter_batches(DEFAULT_RESTAGE_BATCH_ROWS):
+    for batch in part.iter_batches(DEFAULT_RESTAGE_BATCH_ROWS, use_threads=False):
         lines = pa.BufferOutputStream()
         pcsv.write_csv(_shifted(pa.Table.from_batches([batch]), offset), lines,
                        pcsv.WriteOptions(include_header=False))

@@ -40,7 +40,8 @@ DEFAULT_URL_TIMEOUT_SECONDS = 60  # an http(s) input that sends nothing for this
 DEFAULT_LINE_PROBE_BYTES = 64 * 1024  # read this much at a time to find where a cut file's next line starts
 DEFAULT_REWRITE_BLOCK_BYTES = 8 * 1024 * 1024  # blocks of a predictions file rewritten from Parquet parts: the
 #   fan-in holds one in memory, and a blob's 50,000 of them still hold 400 GB
-DEFAULT_RESTAGE_BATCH_ROWS = 64 * 1024  # rows of a cut file's later piece re-indexed at once by the fan-in
+DEFAULT_RESTAGE_BATCH_ROWS = 16 * 1024  # rows of a cut file's later piece re-indexed at once by the fan-in: its CSV
+#   writer holds about 4x its text in memory while it writes (measured)
 MAX_COMMITTED_BLOCKS = 50_000  # Azure Blob storage's limit of blocks per block blob (a fact, not a choice)
 
 DEFAULT_ERROR_CHARS = 2000  # of an error kept on a record (Table properties are small); logs keep it whole

@@ -89,6 +89,7 @@ def _score_files_one_core(job: tuple[bytes, list[str], str]) -> int:
     import pyarrow.csv as pacsv
 
     onnx_bytes, files, out_folder = job
+    cpu = time.process_time()
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1
     session = onnxruntime.InferenceSession(onnx_bytes, options, providers=["CPUExecutionProvider"])
@@ -104,22 +105,66 @@ def _score_files_one_core(job: tuple[bytes, list[str], str]) -> int:
         columns |= {f"probabilities_{k}": pa.array(probabilities[:, k]) for k in range(probabilities.shape[1])}
         pacsv.write_csv(pa.table(columns), str(Path(out_folder) / f"{Path(file).stem}.pred.csv"))
         rows += count
-    return rows
+    return rows, time.process_time() - cpu
 
 
-def per_core_loop(onnx_bytes: bytes, paths: list[Path]) -> float:
+_LOADED: dict = {}
+
+
+def _pyfunc_files_one_core(job: tuple[str, list[str], str]) -> tuple[int, float]:
+    """One core's share of the per-core MLflow loop: mlflow.pyfunc loaded once, predict() per file, the same
+    prediction columns as the job written."""
+    import mlflow.pyfunc
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    folder, files, out_folder = job
+    model = _LOADED.get(folder) or _LOADED.setdefault(folder, mlflow.pyfunc.load_model(folder))  # once a process
+    cpu, rows = time.process_time(), 0
+    for file in files:
+        frame = pacsv.read_csv(file).to_pandas()
+        labels = np.asarray(model.predict(frame))
+        count = len(labels)
+        pacsv.write_csv(pa.table({"file_name": pa.array([Path(file).name] * count), "row": pa.array(np.arange(count)),
+                                  "prediction": pa.array(labels)}),
+                        str(Path(out_folder) / f"{Path(file).stem}.pred.csv"))
+        rows += count
+    return rows, time.process_time() - cpu
+
+
+def per_core_loop(onnx_bytes: bytes, paths: list[Path]) -> tuple[float, float]:
     """One process per core, each with a one-thread ONNX session over its share of the files, writing the same
-    prediction columns as the job (file name, row, outputs) to local disk."""
+    prediction columns as the job (file name, row, outputs) to local disk: rows/s and CPU seconds per 1M rows."""
+    return _per_core(_score_files_one_core, onnx_bytes, paths)
+
+
+def per_core_pyfunc_loop(folder: Path, paths: list[Path]) -> tuple[float, float]:
+    """The same with mlflow.pyfunc (scikit-learn flavour) in each process, one thread each."""
+    return _per_core(_pyfunc_files_one_core, str(folder), paths)
+
+
+def _per_core(work, model, paths: list[Path]) -> tuple[float, float]:
     import multiprocessing
 
     cores = os.cpu_count() or 1
-    with tempfile.TemporaryDirectory(prefix="per-core-") as out, \
-            multiprocessing.get_context("spawn").Pool(cores) as pool:
-        shares = [(onnx_bytes, [str(p) for p in paths[i::cores]], out) for i in range(cores)]
-        pool.map(_score_files_one_core, [(onnx_bytes, [], out)] * cores)  # processes up, imports done
-        started = time.perf_counter()
-        rows = sum(pool.map(_score_files_one_core, shares))
-        return rows / (time.perf_counter() - started)
+    environment = {name: os.environ.get(name) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    os.environ.update({"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})  # one thread a process, like a job's
+    try:
+        with tempfile.TemporaryDirectory(prefix="per-core-") as out, \
+                multiprocessing.get_context("spawn").Pool(cores) as pool:
+            shares = [(model, [str(p) for p in paths[i::cores]], out) for i in range(cores)]
+            pool.map(work, [(model, [], out)] * cores)  # processes up, imports done
+            started = time.perf_counter()
+            done = pool.map(work, shares)
+            elapsed = time.perf_counter() - started
+    finally:
+        for name, value in environment.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    rows = sum(count for count, _ in done)
+    return rows / elapsed, sum(cpu for _, cpu in done) * 1e6 / rows
 
 
 def ray_data_loop(onnx_bytes: bytes, paths: list[Path]) -> float | None:
@@ -205,17 +250,48 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
+def process_kind(pid: int, host_pid: int) -> str | None:
+    """What a process under the host is: the host itself, an activity worker or a scoring process."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return None
+    return "host" if pid == host_pid else "scoring process" if "scoring.process" in command else \
+        "activity worker" if "multiprocessing" in command else None
+
+
+def cpu_seconds(host_pid: int, azurite_pid: int) -> dict[int, tuple[str, float]]:
+    """CPU time (user + system) so far of the host, each process under it and Azurite, by pid."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for pid in [host_pid, *descendants(host_pid), azurite_pid]:
+        kind = "azurite" if pid == azurite_pid else process_kind(pid, host_pid)
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if kind is not None:
+            found[pid] = (kind, (int(fields[11]) + int(fields[12])) / ticks)
+    return found
+
+
+def cpu_breakdown(before: dict[int, tuple[str, float]], after: dict[int, tuple[str, float]]) -> dict[str, float]:
+    """CPU seconds spent by each kind of process between two readings (a process started meanwhile from 0)."""
+    spent: dict[str, float] = {}
+    for pid, (kind, seconds_after) in after.items():
+        spent[kind] = spent.get(kind, 0.0) + seconds_after - before.get(pid, (kind, 0.0))[1]
+    return spent
+
+
 def peak_memory_mb(host_pid: int) -> dict[str, float]:
     """VmHWM (peak resident memory) of the host and of each kind of process under it."""
     peaks: dict[str, float] = {}
     for pid in [host_pid, *descendants(host_pid)]:
+        kind = process_kind(pid, host_pid)
         try:
-            command = (Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")).decode()
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        kind = "host" if pid == host_pid else "scoring process" if "scoring.process" in command else \
-            "activity worker" if "multiprocessing" in command else None
         if kind is None:
             continue
         hwm = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM")), 0) / 1024
@@ -249,6 +325,31 @@ class Product:
         assert job["status"] == "Completed", job
         elapsed = seconds(job["ended_at"]) - seconds(job["created_at"])  # the job's own times: no polling lag
         return job, elapsed, self.call("GET", f"api/jobs/{job['name']}/mini-batches")["value"]
+
+
+def deploy_mlflow(product: Product, folder: Path, mini_batch_size: int, cores: int) -> None:
+    """The MLflow model as a user registers it (its folder, zipped): its deployment scores in the model's own
+    environment, built from its files; waits for that build."""
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder).as_posix())
+    model = product.call("POST", "api/models/bench-mlflow/versions", data=buffer.getvalue(),
+                         params={"filename": "model.zip"})
+    product.call("PUT", "api/batchEndpoints/bench-mlflow", json={})
+    product.call("PUT", "api/batchEndpoints/bench-mlflow/deployments/mlflow", json={
+        "type": "model", "model": model["id"], "resources": {"instance_count": 1},
+        "settings": {"mini_batch_size": mini_batch_size, "max_concurrency_per_instance": cores}})
+    deadline = time.monotonic() + 900
+    while (state := product.call("GET", "api/batchEndpoints/bench-mlflow/deployments/mlflow")
+           ["provisioning_state"]) not in ("Succeeded", "Failed"):
+        assert time.monotonic() < deadline, "the MLflow model's environment did not build in 15 minutes"
+        time.sleep(POLL_SECONDS)
+    assert state == "Succeeded", "the MLflow model's environment failed to build"
 
 
 def deploy(product: Product, onnx_bytes: bytes, mini_batch_size: int, cores: int) -> None:
@@ -335,22 +436,34 @@ def main() -> int:
                       f"of {total:,} rows with mini_batch_size {args.mini_batch_size} and {large}, baselines "
                       "again...", flush=True)
                 onnx_before, mlflow_before = onnx_loop(onnx_bytes, paths), mlflow_loop(mlflow_folder, paths)
-                per_core_before = per_core_loop(onnx_bytes, paths)
+                (per_core_before, loop_cpu), (pyfunc_before, _) = per_core_loop(onnx_bytes, paths), \
+                    per_core_pyfunc_loop(mlflow_folder, paths)
                 with Product(azurite, root) as product:
                     if number == 1:
                         deploy(product, onnx_bytes, args.mini_batch_size, cores)
                         source = upload(container, "bench-small", paths)  # the runtime made the container
+                        deploy_mlflow(product, mlflow_folder, args.mini_batch_size, cores)
                     product.run_job("bench", source)  # loads the model in the scoring processes
+                    pids = (product.runtime.process.pid, azurite.process.pid)
+                    before = cpu_seconds(*pids)
                     job, elapsed, batches = product.run_job("bench", source)
+                    cpu = cpu_breakdown(before, cpu_seconds(*pids))
                     memory_small = peak_memory_mb(product.runtime.process.pid)  # same mini-batches
                     _, large_elapsed, large_batches = product.run_job("bench", source, {"mini_batch_size": large})
                     _, one_elapsed, _ = product.run_job("bench", source, {"mini_batch_size": 1})
+                    product.run_job("bench-mlflow", source)  # loads the MLflow model in its environment
+                    _, mlflow_job_elapsed, _ = product.run_job("bench-mlflow", source)
                 onnx_rate = (onnx_before + onnx_loop(onnx_bytes, paths)) / 2  # drift over the round cancels
                 mlflow_rate = (mlflow_before + mlflow_loop(mlflow_folder, paths)) / 2
-                per_core_rate = (per_core_before + per_core_loop(onnx_bytes, paths)) / 2
+                per_core_after, loop_cpu_after = per_core_loop(onnx_bytes, paths)
+                per_core_rate = (per_core_before + per_core_after) / 2
+                pyfunc_rate = (pyfunc_before + per_core_pyfunc_loop(mlflow_folder, paths)[0]) / 2
                 rounds.append({"onnx": onnx_rate, "mlflow": mlflow_rate, "per_core": per_core_rate, "job": job,
                                "elapsed": elapsed, "batches": batches, "large_elapsed": large_elapsed,
                                "large_batches": len(large_batches), "one_elapsed": one_elapsed,
+                               "pyfunc": pyfunc_rate, "mlflow_job_elapsed": mlflow_job_elapsed,
+                               "cpu": {kind: spent * 1e6 / total for kind, spent in cpu.items()},
+                               "loop_cpu": (loop_cpu + loop_cpu_after) / 2,
                                "ray": ray_data_loop(onnx_bytes, paths) if number == 1 else None})
             big_paths = write_files(root / "big", args.big_files, args.rows, seed=2)
             with Product(azurite, root) as product:
@@ -387,6 +500,11 @@ def main() -> int:
     def against(key: str, baseline: str) -> float:
         return statistics.median(total / r[key] / r[baseline] for r in rounds)
     per_core_rate = statistics.median(r["per_core"] for r in rounds)
+    pyfunc_rate = statistics.median(r["pyfunc"] for r in rounds)
+    mlflow_job_elapsed = statistics.median(r["mlflow_job_elapsed"] for r in rounds)
+    kinds = sorted({kind for r in rounds for kind in r["cpu"]})
+    cpu = {kind: statistics.median(r["cpu"].get(kind, 0.0) for r in rounds) for kind in kinds}
+    product_cpu = sum(spent for kind, spent in cpu.items() if kind != "azurite")
     ray_rate = rounds[0]["ray"]
     one_elapsed = statistics.median(r["one_elapsed"] for r in rounds)
     figures += [
@@ -409,6 +527,16 @@ def main() -> int:
          f"{total / one_elapsed:,.0f} rows/s in {one_elapsed:.2f} s"),
         ("  ratio vs per-core loop", f"{against('one_elapsed', 'per_core'):.2f}x (target >= 0.8x; rounds: "
                                      f"{each('one_elapsed', 'per_core')})"),
+        ("per-core mlflow.pyfunc loop (scikit-learn flavour, predictions written)", f"{pyfunc_rate:,.0f} rows/s"),
+        (f"warm MLflow job, mini_batch_size {args.mini_batch_size} (the model's own environment)",
+         f"{total / mlflow_job_elapsed:,.0f} rows/s in {mlflow_job_elapsed:.2f} s"),
+        ("  ratio vs per-core mlflow.pyfunc loop", f"{against('mlflow_job_elapsed', 'pyfunc'):.2f}x (target >= 0.9x; "
+                                                   f"rounds: {each('mlflow_job_elapsed', 'pyfunc')})"),
+        (f"CPU seconds per 1M rows, job at mini_batch_size {args.mini_batch_size}",
+         ", ".join(f"{kind} {spent:.2f}" for kind, spent in cpu.items()) + f"; all {sum(cpu.values()):.2f}"),
+        ("CPU seconds per 1M rows, per-core loop", f"{statistics.median(r['loop_cpu'] for r in rounds):.2f} "
+                                                   f"(the job's own processes, storage emulator aside: "
+                                                   f"{product_cpu:.2f})"),
         (f"end-to-end job, mini_batch_size {large} ({typical['large_batches']} mini-batches)",
          f"{total / large_elapsed:,.0f} rows/s in {large_elapsed:.2f} s"),
         ("  ratio vs onnxruntime loop", f"{large_ratio:.2f}x (target >= 0.85x; rounds: {each('large_elapsed')})"),
