@@ -23,7 +23,7 @@ from registry.optimistic import update_with_retries
 from registry.outbound import check_url
 from registry.refs import DatastorePath, parse_asset_ref, parse_datastore_uri
 from registry.resources import BatchDeploymentSettings, ResourceConfiguration, parse
-from registry.storage import Record, WorkspaceStorage
+from registry.storage import Record, RowsExist, WorkspaceStorage
 
 from .contracts import JobError, MiniBatchResult
 from .job_storage import job_folder
@@ -198,11 +198,13 @@ class JobRecords:
         case), else one by one as record_mini_batch does. Gives their moves of the job's counts added up."""
         if not results:
             return None
+        stored = len(results)
         try:
             self.mini_batches.create_all(name, [(f"{r.index:08d}", r.to_json()) for r in results])
-            moves = [counts_moved(None, result) for result in results]
-        except AlreadyExists:
-            moves = [moved for result in results if (moved := self.record_mini_batch(name, result)) is not None]
+        except RowsExist as exists:
+            stored = exists.stored
+        moves = [counts_moved(None, result) for result in results[:stored]]
+        moves += [moved for result in results[stored:] if (moved := self.record_mini_batch(name, result)) is not None]
         return functools.reduce(add_moves, moves) if moves else None
 
     def add_counts(self, name: str, moved: dict[str, int]) -> Record:

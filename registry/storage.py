@@ -82,27 +82,28 @@ class RecordTable:
 
     def create_all(self, partition: str, rows: list[tuple[str, dict]]) -> None:
         """Create rows of one partition in as few round trips as the service allows: transactions of at most
-        DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises AlreadyExists when a
-        row is there already; the transaction that held it stored none of its rows."""
-        batch, size = [], 0
+        DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises RowsExist when a row is
+        there already, saying how many rows (in order) the transactions before it stored."""
+        transactions: list[list] = [[]]
+        size = 0
         for row, body in rows:
             entity = self._entity(partition, row, body, {})
             length = sum(len(value) for value in entity.values())
-            if batch and (len(batch) == DEFAULT_TRANSACTION_ROWS or size + length > DEFAULT_TRANSACTION_CHARS):
-                self._transact(batch)
-                batch, size = [], 0
-            batch.append(("create", entity))
+            if transactions[-1] and (len(transactions[-1]) == DEFAULT_TRANSACTION_ROWS
+                                     or size + length > DEFAULT_TRANSACTION_CHARS):
+                transactions.append([])
+                size = 0
+            transactions[-1].append(("create", entity))
             size += length
-        if batch:
-            self._transact(batch)
-
-    def _transact(self, operations: list) -> None:
-        try:
-            self.client.submit_transaction(operations)
-        except TableTransactionError as error:
-            if error.error_code == "EntityAlreadyExists":
-                raise AlreadyExists("A row already exists.", target="name") from None
-            raise
+        stored = 0
+        for operations in filter(None, transactions):
+            try:
+                self.client.submit_transaction(operations)
+            except TableTransactionError as error:
+                if error.error_code == "EntityAlreadyExists":
+                    raise RowsExist(stored) from None
+                raise
+            stored += len(operations)
 
     def replace(self, partition: str, row: str, body: dict, etag: str, kind: str, name: str, **columns) -> Record:
         try:
@@ -152,6 +153,14 @@ class RecordTable:
         entity = {"PartitionKey": partition, "RowKey": row, "Body": parts[0], **columns}
         entity.update({f"Body{number}": part for number, part in enumerate(parts[1:], start=1)})
         return entity
+
+
+class RowsExist(AlreadyExists):
+    """A row of create_all was there already; the first `stored` rows were stored, none after them."""
+
+    def __init__(self, stored: int):
+        super().__init__("A row already exists.", target="name")
+        self.stored = stored
 
 
 def _body_of(entity: dict) -> dict:

@@ -9,6 +9,7 @@ import pytest
 from jobs.contracts import MiniBatchResult, MiniBatchState
 from jobs.records import PARTITION, JobRecords
 from jobs.status import JobStatus
+from jobs.verdict import add_moves
 from registry.service import Registry
 
 
@@ -43,6 +44,26 @@ def test_a_mini_batch_result_counts_once_and_a_changed_result_moves_the_counts(j
     assert (counts["mini_batches_done"], counts["mini_batches_failed"], counts["files_failed"],
             counts["rows_scored"]) == (1, 0, 0, 5)
     assert [r.status for r in jobs.mini_batch_results(name)] == [MiniBatchState.SUCCEEDED]
+
+
+def test_results_stored_together_count_once_even_where_one_of_them_was_stored_before(jobs):
+    name = new_job(jobs)
+    moved = jobs.record_mini_batches(name, [result(0, MiniBatchState.SUCCEEDED, rows=2),
+                                            result(1, MiniBatchState.FAILED, failed_files=("b.csv",))])
+    assert moved == {"mini_batches_done": 1, "mini_batches_failed": 1, "files_failed": 1, "rows_scored": 2}
+    again = jobs.record_mini_batches(name, [result(1, MiniBatchState.SUCCEEDED, rows=3),  # scored again, now fine
+                                            result(2, MiniBatchState.SUCCEEDED, rows=4)])
+    assert again == {"mini_batches_done": 2, "mini_batches_failed": -1, "files_failed": -1, "rows_scored": 7}
+    counts = jobs.add_counts(name, add_moves(moved, again)).body["counts"]
+    assert (counts["mini_batches_done"], counts["mini_batches_failed"], counts["files_failed"],
+            counts["rows_scored"]) == (3, 0, 0, 9)
+    assert [(r.index, r.status) for r in jobs.mini_batch_results(name)] == [
+        (0, MiniBatchState.SUCCEEDED), (1, MiniBatchState.SUCCEEDED), (2, MiniBatchState.SUCCEEDED)]
+    jobs.record_mini_batch(name, result(200, MiniBatchState.FAILED, failed_files=("c.csv",)))
+    many = [result(index, MiniBatchState.SUCCEEDED, rows=1) for index in range(3, 253)]  # in transactions of 100:
+    moved = jobs.record_mini_batches(name, many)  # the first stored, the one holding 200 refused
+    assert moved == {"mini_batches_done": 250, "mini_batches_failed": -1, "files_failed": -1, "rows_scored": 250}
+    assert len(jobs.mini_batch_results(name)) == 253
 
 
 def test_a_status_change_from_a_stale_record_keeps_what_was_written_since(jobs):
