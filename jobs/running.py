@@ -38,7 +38,7 @@ from .settings import (DEFAULT_DOWNLOAD_THREADS, DEFAULT_ERROR_CHARS, DEFAULT_JO
                        DEFAULT_PROGRESS_SECONDS, DEFAULT_RECENT_JOB_SECONDS, DEFAULT_RETRY_PAUSE_SECONDS,
                        DEFAULT_STAGING_THREADS)
 from .status import JobStatus
-from .verdict import over_threshold
+from .verdict import add_moves, over_threshold
 
 log = logging.getLogger("batch_endpoints.jobs")
 
@@ -92,7 +92,8 @@ class MiniBatchRunner:
         returns."""
         status, rows, failed_files, fatal = MiniBatchState.SUCCEEDED, 0, 0, False
         with ThreadPoolExecutor(DEFAULT_DOWNLOAD_THREADS) as downloads, \
-                Progress(lambda results: self._store(name, results)) as progress:
+                Progress(lambda results: self.engine.records.record_mini_batches(name, results),
+                         lambda moved: self._move_counts(name, moved)) as progress:
             prepared = [self._inputs(name, start, downloads)]  # inputs downloading, oldest first
             try:
                 for index in range(start, end):
@@ -135,12 +136,9 @@ class MiniBatchRunner:
             inputs.close()
         return result.model_copy(update={"started_at": started, "ended_at": now_iso(), "host": instance_name()})
 
-    def _store(self, name: str, results: list[MiniBatchResult]) -> None:
-        """Store results and move the job's live counts by them."""
-        moved = self.engine.records.record_mini_batches(name, results)
-        if moved is not None:
-            counted = self.engine.records.add_counts(name, moved)
-            self._remember(self.recent_jobs, name, (time.monotonic(), counted.body))
+    def _move_counts(self, name: str, moved: dict[str, int]) -> None:
+        counted = self.engine.records.add_counts(name, moved)
+        self._remember(self.recent_jobs, name, (time.monotonic(), counted.body))
 
     def _job(self, name: str) -> dict:
         """The job as this process last wrote it, if within DEFAULT_RECENT_JOB_SECONDS (so a cancel is seen
@@ -337,12 +335,15 @@ class MiniBatchRunner:
 class Progress:
     """A run's results, stored together every DEFAULT_PROGRESS_SECONDS while the next mini-batches score (and
     the job's live counts moved by them), and the rest when the run ends: a run of many small mini-batches
-    writes a few table transactions and its job's record a few times instead of once each. Results whose
-    store failed stay for the next one; a failure of the last fails the activity, which is retried."""
+    writes a few table transactions and its job's record a few times instead of once each. What could not be
+    written (results, or the moves of results stored) stays for the next time; a failure the last time fails
+    the activity, which is retried."""
 
-    def __init__(self, store: Callable[[list[MiniBatchResult]], None]):
-        self.store = store
+    def __init__(self, record: Callable[[list[MiniBatchResult]], dict[str, int] | None],
+                 move: Callable[[dict[str, int]], None], period: float = DEFAULT_PROGRESS_SECONDS):
+        self.record, self.move, self.period = record, move, period
         self.pending: list[MiniBatchResult] = []
+        self.moved: dict[str, int] | None = None  # of results stored, not yet on the job's record
         self.lock = threading.Lock()  # guards pending
         self.storing = threading.Lock()  # one store at a time
         self.stopped = threading.Event()
@@ -371,17 +372,21 @@ class Progress:
         with self.storing:
             with self.lock:
                 results, self.pending = self.pending, []
-            if not results:
-                return
-            try:
-                self.store(results)
-            except BaseException:
-                with self.lock:
-                    self.pending[:0] = results
-                raise
+            if results:
+                try:
+                    moved = self.record(results)
+                except BaseException:
+                    with self.lock:
+                        self.pending[:0] = results
+                    raise
+                if moved is not None:
+                    self.moved = moved if self.moved is None else add_moves(self.moved, moved)
+            if self.moved is not None:
+                self.move(self.moved)
+                self.moved = None
 
     def _every_period(self) -> None:
-        while not self.stopped.wait(DEFAULT_PROGRESS_SECONDS):
+        while not self.stopped.wait(self.period):
             try:
                 self.flush()
             except Exception:  # the storage did not answer: they go with the next store

@@ -146,3 +146,35 @@ def test_every_planned_mini_batch_must_have_a_result():
     assert error.code == "MiniBatchesUnaccounted" and "mini-batches 1, 3" in error.message
     assert unaccounted_error(3, results + [result(1, "succeeded")]) is None
     assert stopped_early({"files_failed": 1}, 0, results) and not stopped_early({"files_failed": 1}, -1, results)
+
+
+def test_a_runs_results_are_stored_together_and_what_could_not_be_written_waits_for_the_next_time():
+    from jobs.running import Progress
+
+    stored, moves, failures = [], [], {"record": 1, "move": 1}
+
+    def record(results):
+        if failures["record"]:
+            failures["record"] -= 1
+            raise ConnectionError("storage down")
+        stored.append([r.index for r in results])
+        return {"mini_batches_done": len(results), "mini_batches_failed": 0, "files_failed": 0,
+                "rows_scored": sum(r.rows for r in results)}
+
+    def move(moved):
+        if failures["move"]:
+            failures["move"] -= 1
+            raise ConnectionError("storage down")
+        moves.append(moved)
+
+    with Progress(record, move, period=3600) as progress:  # no store on its own during the test
+        progress.add(result(0, "succeeded", rows=2))
+        with pytest.raises(ConnectionError):
+            progress.flush()  # nothing stored: result 0 waits
+        progress.add(result(1, "succeeded", rows=3))
+        with pytest.raises(ConnectionError):
+            progress.flush()  # 0 and 1 stored together; their moves wait
+        assert stored == [[0, 1]] and moves == []
+        progress.add(result(2, "succeeded", rows=4))
+    assert stored == [[0, 1], [2]]  # the rest when the run ends
+    assert moves == [{"mini_batches_done": 3, "mini_batches_failed": 0, "files_failed": 0, "rows_scored": 9}]
