@@ -194,8 +194,9 @@ class JobRecords:
         return counts_moved(previous, result)
 
     def record_mini_batches(self, name: str, results: list[MiniBatchResult]) -> dict[str, int] | None:
-        """Store several mini-batches' results: in one transaction where none has a result yet (the usual
-        case), else one by one as record_mini_batch does. Gives their moves of the job's counts added up."""
+        """Store several mini-batches' results in as few table transactions as the service allows; from the
+        transaction that met a result stored already (a repeated delivery) on, one by one as record_mini_batch
+        does. Gives their moves of the job's counts added up."""
         if not results:
             return None
         stored = len(results)
