@@ -40,14 +40,14 @@ def read_batches(path: Path, name: str, types: Callable[[list[str]], dict[str, p
                                    parse_options=pcsv.ParseOptions(delimiter=delimiter),
                                    convert_options=pcsv.ConvertOptions(column_types=wanted,
                                                                        include_columns=list(wanted)))
-            for batch in reader:
-                yield pa.Table.from_batches([batch])
+            yield from _or_empty((pa.Table.from_batches([batch]) for batch in reader), reader.schema)
             return
         if kind == "parquet":
             parquet = pq.ParquetFile(path)
             wanted = types(parquet.schema_arrow.names)
-            for batch in parquet.iter_batches(DEFAULT_PARQUET_BATCH_ROWS, columns=list(wanted)):
-                yield pa.Table.from_batches([batch]).cast(pa.schema([(c, wanted[c]) for c in wanted]))
+            schema = pa.schema([(c, wanted[c]) for c in wanted])
+            yield from _or_empty((pa.Table.from_batches([batch]).cast(schema) for batch in
+                                  parquet.iter_batches(DEFAULT_PARQUET_BATCH_ROWS, columns=list(wanted))), schema)
             return
         table = pa.Table.from_pandas(pd.read_json(path, lines=True), preserve_index=False)
         wanted = types(table.column_names)
@@ -56,6 +56,17 @@ def read_batches(path: Path, name: str, types: Callable[[list[str]], dict[str, p
         if isinstance(error, pa.ArrowInvalid) and "conversion error" in str(error).lower():
             raise ValueNotOfItsType(f"'{name}' holds a value not of the type its column takes: {error}") from None
         raise ScoringUserError(f"'{name}' cannot be read as {kind}: {error}") from None
+
+
+def _or_empty(tables: Iterator[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
+    """The tables, or one empty table of the schema where there are none: a file of a header and no rows
+    scores to no rows, as it did when files were read whole."""
+    found = False
+    for table in tables:
+        found = True
+        yield table
+    if not found:
+        yield schema.empty_table()
 
 
 class ValueNotOfItsType(ScoringUserError):

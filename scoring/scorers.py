@@ -124,8 +124,7 @@ class OnnxScorer:
             yield self.score_table(table, name)
 
     def score_file(self, path: Path, name: str) -> pa.Table:
-        tables = list(self.score_batches(path, name))
-        return pa.concat_tables(tables) if tables else self.score_table(pa.table({}), name)
+        return pa.concat_tables(list(self.score_batches(path, name)))
 
     def score_table(self, table: pa.Table, name: str) -> pa.Table:
         rows = table.num_rows

@@ -208,6 +208,10 @@ def test_a_big_csv_is_read_a_piece_at_a_time_in_the_types_asked_for(tmp_path, mo
     assert [x for t in tables for x in t.column("b").to_pylist()] == [row + 0.5 for row in range(5000)]
     only = list(read_batches(big, "big.csv", lambda names: {"b": pa.float64()}))
     assert only[0].column_names == ["b"]  # a column the model does not take is not read
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("a,b\n")
+    assert [(t.num_rows, t.schema.field("b").type) for t in read_batches(header_only, "header.csv", as_float32)] \
+        == [(0, pa.float32())]  # no rows: one empty table of the columns, not nothing
     words = tmp_path / "words.csv"
     words.write_text("a\n1\nfour\n")
     with pytest.raises(ScoringUserError, match="'words.csv' holds a value not of the type its column takes"):
@@ -245,6 +249,9 @@ def test_an_onnx_graph_of_one_input_takes_every_column_as_a_matrix_of_its_width(
     frame[FEATURES[:2]].to_csv(narrow, index=False)
     with pytest.raises(ScoringUserError, match="'narrow.csv' has 2 columns; the ONNX input 'X' takes 4"):
         scorer.score_file(narrow, "narrow.csv")
+    header_only = tmp_path / "header.csv"
+    header_only.write_text("f0,f1,f2,f3\n")
+    assert scorer.score_file(header_only, "header.csv").num_rows == 0  # no rows, no failure
     words = tmp_path / "words.csv"
     words.write_text("f0,f1,f2,f3\n1,2,3,four\n")
     with pytest.raises(ScoringUserError, match="The ONNX model could not score 'words.csv'"):
