@@ -27,6 +27,7 @@ from .triggers import start_trigger_listeners
 
 log = logging.getLogger("devhost")
 INSTANCE_ID_SETTING = "WEBSITE_INSTANCE_ID"  # the platform's name for the instance an app runs on
+DEFAULT_WORKER_CHECK_SECONDS = 1.0  # how soon a dead activity worker is replaced (results ring at once)
 
 
 def host_id_for(app_dir: Path) -> str:
@@ -126,18 +127,28 @@ class Host:
         self.print_banner()
 
     async def _supervise_workers(self) -> None:
-        """Wake the dispatcher when workers report results; replace workers that died."""
-        results = self.pool.signals.results
-        seen, ticks = list(results), 0
-        while not self.stopping.is_set():
-            await asyncio.sleep(0.01)
+        """Wake the dispatcher when workers report results (they ring the results bell); replace workers that
+        died."""
+        signals = self.pool.signals
+        results, bell = signals.results, signals.results_bell
+        seen = list(results)
+
+        def look() -> None:
+            bell.clear()
             for partition, count in enumerate(results):
                 if count != seen[partition]:
                     seen[partition] = count
                     self.dispatcher.notify_partition(partition)
-            ticks += 1
-            if ticks % 100 == 0:
+
+        loop = asyncio.get_running_loop()
+        loop.add_reader(bell.reader.fileno(), look)
+        try:
+            while not self.stopping.is_set():
+                await asyncio.sleep(DEFAULT_WORKER_CHECK_SECONDS)
+                look()
                 self.pool.replace_dead()
+        finally:
+            loop.remove_reader(bell.reader.fileno())
 
     def print_banner(self) -> None:
         lines = ["", "Functions (local runtime, an emulator of the Azure Functions host):", ""]

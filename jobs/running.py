@@ -11,6 +11,7 @@ import socket
 import tempfile
 import threading
 import time
+import weakref
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from pathlib import Path, PurePosixPath
 from typing import Callable
@@ -81,6 +82,7 @@ class MiniBatchRunner:
         self.plans: dict[str, Plan] = {}
         self.recent_jobs: dict[str, tuple[float, dict]] = {}
         self.cache_dir = Path(tempfile.mkdtemp(prefix="batch-scoring-cache-"))
+        weakref.finalize(self, shutil.rmtree, self.cache_dir, ignore_errors=True)  # also when the worker exits
         self._lock = threading.Lock()
 
     def run_range(self, name: str, start: int, end: int, failed_before: int = 0, threshold: int = -1) -> RunSummary:

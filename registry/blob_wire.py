@@ -1,6 +1,7 @@
 """Moving job data through Blob storage at the wire's cost: input blobs read with one GET, and blocks of a
 predictions file written with one PUT, each through urllib3's connection pool and authorized by a short-lived
-SAS of that one permission that the storage SDK signs. The SDK's own pipeline (requests, its policies, 256 KiB
+SAS of that one permission that the storage SDK signs (one per container for reads, one per file for writes,
+each signed again every DEFAULT_SAS_REUSE_SECONDS). The SDK's own pipeline (requests, its policies, 256 KiB
 chunks) spends several times the CPU per request and per megabyte, and scoring workers spend their cores on
 models. A container whose credential cannot sign a SAS (an Entra ID token) goes through the SDK."""
 from __future__ import annotations
@@ -9,13 +10,17 @@ import base64
 import datetime as dt
 import functools
 import hashlib
+import os
+import time
 import urllib.request
 from typing import BinaryIO
 from urllib.parse import quote, urlsplit
 
 import urllib3
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
-from azure.storage.blob import BlobSasPermissions, ContainerClient, generate_blob_sas
+from azure.storage.blob import (
+    BlobSasPermissions, ContainerClient, ContainerSasPermissions, generate_blob_sas, generate_container_sas,
+)
 
 from .storage import (
     DEFAULT_STORAGE_BACKOFF_SECONDS, DEFAULT_STORAGE_CONNECT_TIMEOUT_SECONDS, DEFAULT_STORAGE_READ_TIMEOUT_SECONDS,
@@ -23,6 +28,9 @@ from .storage import (
 )
 
 DEFAULT_SAS_MINUTES = 15
+DEFAULT_SAS_REUSE_SECONDS = 300  # a SAS is signed again once this old, so none goes out with under 10 minutes left
+#   (signing costs more than the rest of a small request's Python)
+PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no_proxy", "NO_PROXY")
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 DEFAULT_WHOLE_READ_BYTES = 16 * 1024 * 1024  # a body up to this size is read in one call (urllib3's fast path)
 DEFAULT_POOL_CONNECTIONS = 16
@@ -46,18 +54,26 @@ def pool_for(url: str) -> urllib3.PoolManager:
     """The connection pool for url: through the HTTP(S)_PROXY of the environment unless NO_PROXY spares its
     host, as the SDK's requests would go."""
     split = urlsplit(url)
-    proxy = urllib.request.getproxies().get(split.scheme)
-    if proxy and not urllib.request.proxy_bypass(split.hostname or ""):
+    return _pool_for(split.scheme, split.hostname or "", tuple(os.environ.get(name) for name in PROXY_VARIABLES))
+
+
+@functools.lru_cache(maxsize=256)
+def _pool_for(scheme: str, host: str, variables: tuple) -> urllib3.PoolManager:
+    """Decided once per host and proxy setting: reading the proxy settings walks the whole environment."""
+    proxy = urllib.request.getproxies().get(scheme)
+    if proxy and not urllib.request.proxy_bypass(host):
         return _proxy_pool(proxy)
     return _pool
 
 
 def read_url(container: ContainerClient, path: str) -> str | None:
     """A URL that reads the blob with no other credential, or None where the container cannot give one."""
-    return _signed_url(container, path, BlobSasPermissions(read=True))
+    return _signed_url(container, path, "r")
 
 
-def _signed_url(container: ContainerClient, path: str, permission: BlobSasPermissions) -> str | None:
+def _signed_url(container: ContainerClient, path: str, permission: str, whole_container: bool = False) -> str | None:
+    """The blob's URL with a SAS of permission for it (or, whole_container, for any blob of its container: the
+    same SAS serves every input file a worker reads, so it is signed once)."""
     base, _, query = container.url.partition("?")
     url = f"{base}/{quote(path, safe='~/')}"
     credential = container.credential
@@ -66,17 +82,27 @@ def _signed_url(container: ContainerClient, path: str, permission: BlobSasPermis
     account_key = getattr(credential, "account_key", None)
     if not account_key:
         return None
-    sas = generate_blob_sas(credential.account_name, container.container_name, path, account_key=account_key,
-                            permission=permission,
-                            expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=DEFAULT_SAS_MINUTES))
+    sas = _sas(credential.account_name, account_key, container.container_name, None if whole_container else path,
+               permission, int(time.monotonic() // DEFAULT_SAS_REUSE_SECONDS))
     return f"{url}?{sas}"
+
+
+@functools.lru_cache(maxsize=1024)
+def _sas(account: str, key: str, container: str, path: str | None, permission: str, period: int) -> str:
+    """Kept for one period of DEFAULT_SAS_REUSE_SECONDS (period is part of the key, so the next signs anew)."""
+    expiry = dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=DEFAULT_SAS_MINUTES)
+    if path is None:
+        return generate_container_sas(account, container, account_key=key,
+                                      permission=ContainerSasPermissions.from_string(permission), expiry=expiry)
+    return generate_blob_sas(account, container, path, account_key=key,
+                             permission=BlobSasPermissions.from_string(permission), expiry=expiry)
 
 
 def copy_blob(container: ContainerClient, path: str, sink: BinaryIO, offset: int = 0,
               length: int | None = None) -> None:
     """Write the blob (or length bytes of it from offset) into sink (a seekable file). A body cut short on the
     way is read again from its start, up to DEFAULT_BODY_ATTEMPTS times."""
-    url = read_url(container, path)
+    url = _signed_url(container, path, "r", whole_container=True)
     if url is None:
         container.download_blob(path, offset=offset, length=length).readinto(sink)
         return
@@ -119,7 +145,7 @@ def put_block(container: ContainerClient, path: str, block_id: str, data: bytes)
     finds it), with its Content-MD5 so the service refuses a block damaged on the way. False where it was not
     staged: the container cannot sign a SAS, or the service refused (a container it lost, a SAS that may not
     write); the caller then stages it through the SDK, which says why or mends it."""
-    url = _signed_url(container, path, BlobSasPermissions(write=True))
+    url = _signed_url(container, path, "w")
     if url is None or "?" not in url:
         return False
     encoded = quote(base64.b64encode(block_id.encode()).decode(), safe="")

@@ -189,6 +189,8 @@ class WorkspaceStorage:
     def __init__(self, conn: str):
         self.connection_string = conn
         self._ready: set[str] = set()
+        self._containers: dict[str, ContainerClient] = {}  # clients kept: each builds a request pipeline
+        self._record_tables: dict[str, RecordTable] = {}
         forget = {"raw_response_hook": self._forget_missing}
         self._tables = TableServiceClient.from_connection_string(conn, **table_client_options(), **forget)
         self.blobs = BlobServiceClient.from_connection_string(conn, **blob_client_options(), **forget)
@@ -207,10 +209,15 @@ class WorkspaceStorage:
             except ResourceExistsError:
                 pass
             self._ready.add(name)
-        return RecordTable(self._tables.get_table_client(name))
+        table = self._record_tables.get(name)
+        if table is None:
+            table = self._record_tables.setdefault(name, RecordTable(self._tables.get_table_client(name)))
+        return table
 
     def container(self, name: str) -> ContainerClient:
-        client = self.blobs.get_container_client(name)
+        client = self._containers.get(name)
+        if client is None:
+            client = self._containers.setdefault(name, self.blobs.get_container_client(name))
         if f"container:{name}" not in self._ready:
             try:
                 client.create_container()

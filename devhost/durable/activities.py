@@ -14,6 +14,7 @@ import json
 import logging
 import multiprocessing
 import os
+import select
 import signal
 import threading
 import time
@@ -38,6 +39,7 @@ log = logging.getLogger("devhost.activities")
 DEFAULT_VISIBILITY_SECONDS = 60
 DEFAULT_MAX_DELIVERIES = 10
 IDLE_POLL_SECONDS = 2.0  # the host gives notice of new work; polling only catches items whose worker died
+DEFAULT_BELL_CHECK_SECONDS = 0.5  # a waiter also looks at its counter this often (and sees the host stopping)
 
 
 def run_activity(spec, input_json: str | None, loop: asyncio.AbstractEventLoop | None = None):
@@ -78,18 +80,54 @@ class _Heartbeat(threading.Thread):
             pass
 
 
+class Doorbell:
+    """A pipe that wakes whoever waits on it. Ringing never blocks (a full pipe already rings; a waiter that
+    died is ignored) and waiting never hangs past its timeout, so a process may die at any moment without
+    stalling the others; the bell only says "look again": the counters say what changed."""
+
+    def __init__(self, context):
+        self.reader, self.writer = context.Pipe(duplex=False)
+
+    def ring(self) -> None:
+        try:
+            os.set_blocking(self.writer.fileno(), False)
+            os.write(self.writer.fileno(), b"\0")
+        except OSError:  # full (it rings already), or no one reads it any more
+            pass
+
+    def wait(self, timeout: float) -> None:
+        """Until rung (a ring since the last wait counts) or timeout; the rings heard are cleared."""
+        fd = self.reader.fileno()
+        if select.select([fd], [], [], max(timeout, 0))[0]:
+            self.clear()
+
+    def clear(self) -> None:
+        fd = self.reader.fileno()
+        os.set_blocking(fd, False)
+        try:
+            while len(os.read(fd, 4096)) == 4096:
+                pass
+        except BlockingIOError:  # another thread of the process cleared it first
+            pass
+
+    def close(self) -> None:
+        self.reader.close()
+        self.writer.close()
+
+
 class Signals:
-    """Lock-free counters shared by the host and its workers.
+    """Counters shared by the host and its workers, with doorbells so a waiter wakes at once.
 
     Blocking primitives (multiprocessing Events, Conditions) hang their other users when a process dies
     while waiting on them; a worker may die at any moment, so the host and workers only read and bump
-    plain shared integers.
+    plain shared integers, and ring pipes that never block (see Doorbell).
     """
 
     def __init__(self, context, partitions: int):
         self.work = context.RawValue("q", 0)  # bumped by the host when it sends work items
         self.results = context.RawArray("q", partitions)  # per control queue, bumped by workers sending results
         self.stopping = context.RawValue("b", 0)
+        self.results_bell = Doorbell(context)  # rung by workers after bumping results; the host waits on it
 
     @staticmethod
     def bump(counter) -> None:
@@ -97,11 +135,12 @@ class Signals:
 
     def bump_results(self, partition: int) -> None:
         self.results[partition] += 1
+        self.results_bell.ring()
 
-    def wait_for_change(self, counter, seen: int, timeout: float) -> int:
+    def wait_for_change(self, counter, seen: int, timeout: float, bell: Doorbell) -> int:
         deadline = time.monotonic() + timeout
-        while counter.value == seen and not self.stopping.value and time.monotonic() < deadline:
-            time.sleep(0.01)
+        while counter.value == seen and not self.stopping.value and (left := deadline - time.monotonic()) > 0:
+            bell.wait(min(left, DEFAULT_BELL_CHECK_SECONDS))
         return counter.value
 
 
@@ -116,7 +155,7 @@ def activity_threads() -> int:
         return 1
 
 
-def worker_main(options: dict, signals: Signals) -> None:
+def worker_main(options: dict, signals: Signals, work_bell: Doorbell) -> None:
     """Entry point of one worker process: like the Functions Python worker, it runs sync activities on
     PYTHON_THREADPOOL_THREAD_COUNT threads (1 unless set), each taking its own work items."""
     stop_requested = threading.Event()
@@ -129,7 +168,8 @@ def worker_main(options: dict, signals: Signals) -> None:
 
     app_dir = Path(options["app_dir"])
     os.chdir(app_dir)
-    worker = _Worker(load_app(app_dir, options["script_file"]).activities(), options, signals, stop_requested)
+    worker = _Worker(load_app(app_dir, options["script_file"]).activities(), options, signals, work_bell,
+                     stop_requested)
     threads = [threading.Thread(target=worker.serve, name=f"activity-{n}") for n in range(activity_threads())]
     for thread in threads:
         thread.start()
@@ -140,10 +180,12 @@ def worker_main(options: dict, signals: Signals) -> None:
 class _Worker:
     """What a worker process's activity threads share: the app's activities and the storage clients."""
 
-    def __init__(self, activities: dict, options: dict, signals: Signals, stop_requested: threading.Event):
+    def __init__(self, activities: dict, options: dict, signals: Signals, work_bell: Doorbell,
+                 stop_requested: threading.Event):
         conn = expand_connection_string(options["connection_string"])
         hub, self.partitions = options["hub_name"], options["partition_count"]
         self.activities, self.signals, self.stop_requested = activities, signals, stop_requested
+        self.work_bell = work_bell
         self.work_queue = QueueClient.from_connection_string(conn, work_item_queue_name(hub))
         self.controls = [QueueClient.from_connection_string(conn, control_queue_name(hub, p))
                          for p in range(self.partitions)]
@@ -175,7 +217,8 @@ class _Worker:
                 log.exception("work item queue could not be read")
                 messages = []
             if not messages:
-                seen_work = self.signals.wait_for_change(self.signals.work, seen_work, IDLE_POLL_SECONDS)
+                seen_work = self.signals.wait_for_change(self.signals.work, seen_work, IDLE_POLL_SECONDS,
+                                                        self.work_bell)
                 continue
             try:
                 self.run_item(messages[0], loop)
@@ -218,7 +261,7 @@ class _Worker:
 
 
 class ActivityWorkerPool:
-    """Starts the worker processes and replaces any that die."""
+    """Starts the worker processes and replaces any that die; each has a doorbell the host rings on new work."""
 
     def __init__(self, options: dict, count: int):
         self._context = multiprocessing.get_context("spawn")
@@ -226,30 +269,42 @@ class ActivityWorkerPool:
         self.count = count
         self.signals = Signals(self._context, options["partition_count"])
         self.processes: list = []
+        self.bells: list[Doorbell] = []
 
     def notify_work(self) -> None:
         Signals.bump(self.signals.work)
+        for bell in self.bells:
+            bell.ring()
 
-    def _spawn(self):
-        process = self._context.Process(target=worker_main, args=(self.options, self.signals),
+    def _spawn(self, index: int) -> None:
+        bell = Doorbell(self._context)
+        process = self._context.Process(target=worker_main, args=(self.options, self.signals, bell),
                                         name="activity-worker", daemon=True)
         process.start()
-        return process
+        if index < len(self.processes):
+            self.bells[index].close()
+            self.processes[index], self.bells[index] = process, bell
+        else:
+            self.processes.append(process)
+            self.bells.append(bell)
 
     def start(self) -> None:
-        self.processes = [self._spawn() for _ in range(self.count)]
+        for index in range(self.count):
+            self._spawn(index)
 
     def replace_dead(self) -> int:
         replaced = 0
         for index, process in enumerate(self.processes):
             if not process.is_alive() and not self.signals.stopping.value:
                 log.warning("activity worker %s exited with %s; starting another", process.pid, process.exitcode)
-                self.processes[index] = self._spawn()
+                self._spawn(index)
                 replaced += 1
         return replaced
 
     def stop(self, timeout: float = 5.0) -> None:
         self.signals.stopping.value = 1
+        for bell in self.bells:
+            bell.ring()
         deadline = time.monotonic() + timeout
         for process in self.processes:
             process.join(max(deadline - time.monotonic(), 0.1))

@@ -47,6 +47,24 @@ def test_a_blob_is_read_whole_or_by_range_with_the_account_key(container):
     assert read(container, "folder/a file.csv", 299_990) == data[299_990:]
 
 
+def test_one_sas_reads_every_file_of_a_container_until_it_is_due_to_be_signed_again(container, monkeypatch):
+    """Signing costs more than the rest of a small read: a worker signs once per container and period, and a
+    file handed to a user still gets a SAS for that file alone."""
+    signed = []
+    real = blob_wire.generate_container_sas
+    monkeypatch.setattr(blob_wire, "generate_container_sas", lambda *a, **k: signed.append(a) or real(*a, **k))
+    clock = [1_000_000.0]
+    monkeypatch.setattr(blob_wire.time, "monotonic", lambda: clock[0])
+    for number in range(3):
+        container.upload_blob(f"in/{number}.csv", f"x\n{number}\n".encode())
+    assert [read(container, f"in/{number}.csv") for number in range(3)] == [b"x\n0\n", b"x\n1\n", b"x\n2\n"]
+    assert len(signed) == 1
+    clock[0] += blob_wire.DEFAULT_SAS_REUSE_SECONDS
+    assert read(container, "in/0.csv") == b"x\n0\n"
+    assert len(signed) == 2
+    assert "sr=b" in read_url(container, "in/1.csv")  # a user's link reads that one blob
+
+
 def test_a_sas_token_container_and_a_public_one_are_read_without_the_key(container, azurite):
     container.upload_blob("x.csv", b"x\n1\n")
     key = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if "=" in part)["AccountKey"]

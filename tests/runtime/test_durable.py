@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import socket
 import uuid
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ import pytest
 import requests
 from azure.storage.blob import BlobServiceClient
 
+from devhost.durable.activities import Doorbell
 from devhost.http_server import DEFAULT_RPC_PORT, RPC_FALLBACK_PORTS
 from tests.harness import APPS, wait_for
 from tests.model_builders import zip_folder
@@ -309,3 +311,23 @@ def test_no_answer_of_the_products_api_carries_the_durable_system_key(product, s
         assert key not in answer.text and key not in str(answer.headers), answer.url
     started = requests.get(product.url(f"{WEBHOOK}/instances/{job}"), params={"code": key}, timeout=30)
     assert started.status_code != 404, started.text  # the job's orchestration was started through the SDK
+
+
+def wait_on(bell: Doorbell) -> None:
+    bell.wait(120)
+
+
+def test_a_worker_waiting_on_its_doorbell_wakes_when_rung_and_ringing_a_dead_workers_bell_never_blocks():
+    """The host rings a worker when it sends work (and workers ring the host with results) instead of each
+    polling shared counters: a worker that dies must never stall the one that rings."""
+    context = multiprocessing.get_context("spawn")
+    bell = Doorbell(context)
+    waiter = context.Process(target=wait_on, args=(bell,), daemon=True)
+    waiter.start()
+    bell.ring()
+    waiter.join(60)
+    assert waiter.exitcode == 0  # woken by the ring, long before its two minutes
+    for _ in range(100_000):  # far more than a pipe holds, with no one reading
+        bell.ring()
+    bell.wait(120)  # rung already: no wait
+    bell.close()

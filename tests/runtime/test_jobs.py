@@ -731,6 +731,25 @@ def test_activities_on_threads_of_one_worker_process_score_in_scoring_processes_
     assert any(later[0] < earlier[1] for earlier, later in zip(spans, spans[1:])), spans
 
 
+def test_a_stopped_runtime_leaves_nothing_in_its_temporary_folder(azurite, artifacts_dir, storage, mlflow_model,
+                                                                    tmp_path):
+    """A worker keeps the models it scores in a folder of its own and each mini-batch's files in another: all
+    go when the mini-batch ends or the worker stops, so a machine that runs jobs for months does not fill up."""
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    runtime = Runtime(ROOT, azurite.connection_string, artifacts_dir, workers=1, env={
+        "PYTHON_SCRIPT_FILE_NAME": "batch_app.py", "TMPDIR": str(temp)})
+    runtime.start()
+    try:
+        source = upload_csvs(storage, unique("temp"), input_frames(2, rows=3))
+        job = wait_for_job(runtime, invoke(runtime, endpoint_with(runtime, mlflow_model), input=source)["name"])
+        assert job["status"] == "Completed", job
+        assert [p.name for p in temp.iterdir() if p.name.startswith("batch-scoring-cache-")]  # while it runs
+    finally:
+        runtime.stop()
+    assert sorted(p.name for p in temp.iterdir()) == []
+
+
 def test_a_job_records_the_client_that_started_it(product, storage, mlflow_model):
     source = upload_csvs(storage, unique("client"), input_frames(1, rows=2))
     endpoint = endpoint_with(product, mlflow_model)
