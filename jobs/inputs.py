@@ -11,7 +11,7 @@ from pathlib import Path, PurePosixPath
 from azure.core.exceptions import ServiceRequestError, ServiceResponseError
 from azure.storage.blob import ContainerClient
 
-from registry.blob_wire import copy_blob
+from registry.blob_wire import copy_blob, list_blobs
 from registry.datastores import DatastoreService
 from registry.errors import ReferenceNotFound, UserError, ValidationFailed
 from registry.outbound import open_url
@@ -78,8 +78,8 @@ class InputReader:
             if input_type == "uri_file":
                 raise ReferenceNotFound(f"The input file {uri} does not exist.", target="input")
         prefix = path.rstrip("/") + "/" if path.strip("/") else ""
-        files = [InputFile(blob.name[len(prefix):], str(DatastorePath(location.datastore, blob.name)), blob.size)
-                 for blob in container.list_blobs(name_starts_with=prefix)]
+        files = [InputFile(name[len(prefix):], str(DatastorePath(location.datastore, name)), size)
+                 for name, size in list_blobs(container, prefix)]
         if not files:
             raise ReferenceNotFound(f"The input {uri} holds no files.", target="input")
         return sorted(files, key=lambda f: f.name)

@@ -13,11 +13,12 @@ import hashlib
 import os
 import time
 import urllib.request
+import xml.etree.ElementTree as ElementTree
 from typing import BinaryIO
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import urllib3
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
 from azure.storage.blob import (
     BlobSasPermissions, ContainerClient, ContainerSasPermissions, generate_blob_sas, generate_container_sas,
 )
@@ -34,6 +35,7 @@ PROXY_VARIABLES = ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "no
 DEFAULT_CHUNK_BYTES = 8 * 1024 * 1024
 DEFAULT_WHOLE_READ_BYTES = 16 * 1024 * 1024  # a body up to this size is read in one call (urllib3's fast path)
 DEFAULT_POOL_CONNECTIONS = 16
+DEFAULT_LIST_PAGE = 5000  # blobs per page of a listing: the service's maximum
 DEFAULT_BODY_ATTEMPTS = 3  # a body cut short is read again from its start
 DEFAULT_RETRIES = urllib3.Retry(total=DEFAULT_STORAGE_RETRIES, backoff_factor=DEFAULT_STORAGE_BACKOFF_SECONDS,
                                 status_forcelist=(500, 502, 503, 504), allowed_methods=("GET", "PUT"))
@@ -96,6 +98,44 @@ def _sas(account: str, key: str, container: str, path: str | None, permission: s
                                       permission=ContainerSasPermissions.from_string(permission), expiry=expiry)
     return generate_blob_sas(account, container, path, account_key=key,
                              permission=BlobSasPermissions.from_string(permission), expiry=expiry)
+
+
+def list_blobs(container: ContainerClient, prefix: str) -> list[tuple[str, int]]:
+    """The name and size of every blob under prefix, a page of DEFAULT_LIST_PAGE per GET, parsed by ElementTree:
+    the SDK's model deserializer spends about eight times the CPU (2.4 s for 10,000 blobs), and a job waits on
+    its listing before its first mini-batch. Where no SAS can be signed or a page is refused, the SDK lists them
+    all (and raises as it does); a service that does not answer raises ServiceRequestError, as the SDK's would."""
+    base = container.url.partition("?")[0]
+    signed = _signed_url(container, "", "l", whole_container=True)
+    sas = signed.partition("?")[2] if signed is not None else None
+    if sas is None or (not sas and container.credential is not None):
+        return _sdk_list(container, prefix)
+    listed: list[tuple[str, int]] = []
+    marker = ""
+    try:
+        while True:
+            url = (f"{base}?{sas + '&' if sas else ''}restype=container&comp=list&maxresults={DEFAULT_LIST_PAGE}"
+                   f"&prefix={quote(prefix, safe='')}" + (f"&marker={quote(marker, safe='')}" if marker else ""))
+            response = pool_for(url).request("GET", url)
+            if response.status != 200:
+                return _sdk_list(container, prefix)
+            page = ElementTree.fromstring(response.data)
+            for blob in page.iter("Blob"):
+                name = blob.find("Name")
+                text = name.text or ""
+                listed.append((unquote(text) if name.get("Encoded") == "true" else text,
+                               int(blob.findtext("Properties/Content-Length") or 0)))
+            marker = page.findtext("NextMarker") or ""
+            if not marker:
+                return listed
+    except urllib3.exceptions.HTTPError as error:  # no answer after the pool's retries: as the SDK would say
+        raise ServiceRequestError(f"Listing {base} got no answer: {error}") from None
+    except (ElementTree.ParseError, AttributeError, ValueError):
+        return _sdk_list(container, prefix)
+
+
+def _sdk_list(container: ContainerClient, prefix: str) -> list[tuple[str, int]]:
+    return [(blob.name, blob.size) for blob in container.list_blobs(name_starts_with=prefix or None)]
 
 
 def copy_blob(container: ContainerClient, path: str, sink: BinaryIO, offset: int = 0,

@@ -9,6 +9,7 @@ import datetime as dt
 import http.server
 import io
 import os
+import socket
 import threading
 import urllib.request
 import uuid
@@ -16,13 +17,13 @@ import uuid
 import pytest
 import urllib3
 from azure.core.credentials import AzureSasCredential
-from azure.core.exceptions import ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceNotFoundError, ServiceRequestError
 from azure.storage.blob import (BlobBlock, BlobServiceClient, ContainerClient, ContainerSasPermissions,
                                 generate_container_sas)
 
 from jobs.outputs import block_id, rows_block_id
 from registry import blob_wire
-from registry.blob_wire import copy_blob, pool_for, put_block, read_url
+from registry.blob_wire import copy_blob, list_blobs, pool_for, put_block, read_url
 
 
 @pytest.fixture
@@ -63,6 +64,41 @@ def test_one_sas_reads_every_file_of_a_container_until_it_is_due_to_be_signed_ag
     assert read(container, "in/0.csv") == b"x\n0\n"
     assert len(signed) == 2
     assert "sr=b" in read_url(container, "in/1.csv")  # a user's link reads that one blob
+
+
+def test_a_folder_is_listed_with_sizes_a_page_at_a_time_as_the_sdk_lists_it(container, azurite, monkeypatch):
+    names = ["in/a file ü.csv", "in/b&c+d.csv", "in/deep/x%20y.csv", "in/z.csv", "other/no.csv"]
+    for number, name in enumerate(names):
+        container.upload_blob(name, b"x" * number)
+    monkeypatch.setattr(blob_wire, "DEFAULT_LIST_PAGE", 2)  # three pages for the four under in/
+    by_sdk = []
+    real_sdk_list = blob_wire._sdk_list
+    monkeypatch.setattr(blob_wire, "_sdk_list", lambda *args: by_sdk.append(args[1]) or real_sdk_list(*args))
+    expected = [(blob.name, blob.size) for blob in container.list_blobs(name_starts_with="in/")]
+    assert list_blobs(container, "in/") == expected == [(name, number) for number, name in enumerate(names[:4])]
+    assert len(list_blobs(container, "")) == 5
+    key = dict(part.split("=", 1) for part in azurite.connection_string.split(";") if "=" in part)["AccountKey"]
+    sas = generate_container_sas(container.account_name, container.container_name, account_key=key,
+                                 permission=ContainerSasPermissions(read=True, list=True),
+                                 expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
+    endpoint = container.primary_endpoint.rsplit("/", 1)[0]
+    assert list_blobs(ContainerClient(endpoint, container.container_name, credential=sas), "in/") == expected
+    assert by_sdk == []  # all of it on the wire
+    token_like = ContainerClient(endpoint, container.container_name, credential=AzureSasCredential(sas))
+    assert list_blobs(token_like, "in/") == expected  # nothing to sign with: the SDK lists
+    read_only = generate_container_sas(container.account_name, container.container_name, account_key=key,
+                                       permission=ContainerSasPermissions(read=True),
+                                       expiry=dt.datetime.now(dt.timezone.utc) + dt.timedelta(minutes=5))
+    with pytest.raises(HttpResponseError):  # refused: the SDK lists, and says why
+        list_blobs(ContainerClient(endpoint, container.container_name, credential=read_only), "in/")
+    assert by_sdk == ["in/", "in/"]
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{closed.getsockname()[1]}/{container.account_name}"
+    unreachable = ContainerClient(nowhere, "gone", credential={"account_name": container.account_name,
+                                                               "account_key": key})
+    with pytest.raises(ServiceRequestError):  # what a job's input check reports as DatastoreUnreachable
+        list_blobs(unreachable, "in/")
 
 
 def test_a_sas_token_container_and_a_public_one_are_read_without_the_key(container, azurite):
