@@ -119,6 +119,8 @@ class MiniBatchResult(Payload):
     error: str | None = None
     columns: list[str] | None = None  # of the rows staged as CSV blocks; None: read the Parquet part
     blocks: int = 0  # CSV blocks staged in the predictions blob
+    together: int = 0  # its one block holds the rows of this many mini-batches from it on, stored with it at once
+    rows_in: int | None = None  # its rows are in the block of that mini-batch (see together)
     started_at: str | None = None
     ended_at: str | None = None
     fatal: JobError | None = None  # the model or scoring script could not be loaded: the job fails with this

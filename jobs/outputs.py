@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from registry.errors import UserError
+from registry.errors import SystemFailure, UserError
 from scoring.contracts import FILE_NAME_COLUMN, PREDICTION_COLUMN, ROW_COLUMN
 
 from .contracts import MiniBatchResult
@@ -62,6 +62,32 @@ def rows_block_id(index: int, number: int) -> str:
     return block_id(index) if number == 0 else block_id(index, f"r{number:05d}")
 
 
+def together_block_id(index: int, count: int) -> str:
+    """The id of the one block holding the rows of mini-batches index .. index + count - 1 (see MiniBatchResult
+    .together): its count in the id, so runs that grouped them otherwise never stage over each other's block."""
+    return block_id(index, f"t{count:05d}")
+
+
+class RowsTogetherBroken(SystemFailure):
+    """A block of several mini-batches' rows whose results do not all point to it: committing it would write
+    rows twice or lose them, so the job fails instead."""
+
+
+def check_together(results: list[MiniBatchResult]) -> None:
+    """Every mini-batch whose rows are in another's block is one that block was made with, and the reverse."""
+    by_index = {r.index: r for r in results}
+    for head in (r for r in results if r.together > 1):
+        members = [by_index.get(head.index + offset) for offset in range(1, head.together)]
+        if any(member is None or member.rows_in != head.index for member in members):
+            raise RowsTogetherBroken(f"The rows of mini-batches {head.index}..{head.index + head.together - 1} were "
+                                     "staged together but not all their results say so.")
+    for member in (r for r in results if r.rows_in is not None):
+        head = by_index.get(member.rows_in)
+        if head is None or not head.index < member.index < head.index + head.together:
+            raise RowsTogetherBroken(f"Mini-batch {member.index} says its rows are in the block of mini-batch "
+                                     f"{member.rows_in}, which was not made with them.")
+
+
 def needs_parquet_part(has_script: bool, mini_batches: int, items: list[PlannedItem]) -> bool:
     """Whether a mini-batch keeps its rows as Parquet too, for the fan-in to read back: a piece after a cut file's
     first (its row indexes are shifted), a scoring script's rows (their columns may differ between
@@ -101,6 +127,7 @@ def plan_assembly(results: list[MiniBatchResult]) -> Assembly:
 def assemble_predictions(storage: JobStorage, results: list[MiniBatchResult]) -> int:
     """Write the predictions file; the number of rows in it. Raises OutputAlreadyExists where a file
     appeared while the job ran."""
+    check_together(results)
     assembly = plan_assembly(results)
     if assembly.commit_blocks:
         blocks, written = _commit_staged(storage, assembly)
@@ -121,6 +148,10 @@ def _commit_staged(storage: JobStorage, assembly: Assembly) -> tuple[list[str], 
         index = result.index
         if assembly.offsets.get(index):
             blocks += _stage_shifted(storage, index, assembly.offsets[index])
+        elif result.rows_in is not None:
+            continue  # in the block of the mini-batch before it that holds them (see together)
+        elif result.together > 1:
+            blocks.append(together_block_id(index, result.together))
         else:
             blocks += [rows_block_id(index, number) for number in range(result.blocks)]
     return blocks, sum(r.rows for r in assembly.with_rows)

@@ -188,6 +188,8 @@ class JobRecords:
         except AlreadyExists:  # a repeated delivery or a run after a crash
             found = self.mini_batches.find(name, row)
             previous = MiniBatchResult.model_validate(found.body) if found is not None else None
+            if previous is not None and (previous.together or previous.rows_in is not None):
+                return None  # stored with others whose rows share its block: theirs stand together
             self.mini_batches.upsert(name, row, body)
             if previous is not None and previous.status == result.status:
                 return None
@@ -207,6 +209,13 @@ class JobRecords:
         moves = [counts_moved(None, result) for result in results[:stored]]
         moves += [moved for result in results[stored:] if (moved := self.record_mini_batch(name, result)) is not None]
         return functools.reduce(add_moves, moves) if moves else None
+
+    def record_together(self, name: str, results: list[MiniBatchResult]) -> dict[str, int] | None:
+        """Store results whose rows share one block in one transaction: all or none, so a repeated delivery
+        never finds some of them stored (RowsExist, TooManyForOneTransaction: nothing was stored). Gives their
+        moves of the job's counts added up."""
+        self.mini_batches.create_all(name, [(f"{r.index:08d}", r.to_json()) for r in results], at_once=True)
+        return functools.reduce(add_moves, [counts_moved(None, result) for result in results])
 
     def add_counts(self, name: str, moved: dict[str, int]) -> Record:
         """Move the job's live counts (those of a finished job stay as decided); the job as it is then."""

@@ -24,6 +24,7 @@ from registry.environment_builds import BUILT_MARK, build, environments_dir, int
 from registry.environment_specs import ResolvedEnvironment, requirement_name
 from registry.errors import WorkspaceError
 from registry.refs import parse_asset_ref, parse_datastore_uri
+from registry.storage import RowsExist, TooManyForOneTransaction
 from scoring.arriving_files import arrived, partial_path, unavailable
 from scoring.contracts import BlockReady, ScorerSpec, ScoringAnswer, ScoringItem, ScoringRequest
 from scoring.isolation import ScoringPool
@@ -33,7 +34,7 @@ from .contracts import ItemRows, JobError, MiniBatchResult, MiniBatchState, RunS
 from .engine import JobEngine
 from .inputs import InputFile, InputReader
 from .job_storage import JobStorage
-from .outputs import needs_parquet_part, rows_block_id, rows_blocks_per_mini_batch
+from .outputs import needs_parquet_part, rows_block_id, rows_blocks_per_mini_batch, together_block_id
 from .planning import Plan, PlannedItem, plan_from_json
 from .settings import (DEFAULT_DOWNLOAD_THREADS, DEFAULT_ERROR_CHARS, DEFAULT_JOBS_REMEMBERED,
                        DEFAULT_PROGRESS_SECONDS, DEFAULT_RECENT_JOB_SECONDS, DEFAULT_RETRY_PAUSE_SECONDS,
@@ -95,7 +96,9 @@ class MiniBatchRunner:
         status, rows, failed_files, fatal = MiniBatchState.SUCCEEDED, 0, 0, False
         with ThreadPoolExecutor(DEFAULT_DOWNLOAD_THREADS) as downloads, \
                 Progress(lambda results: self.engine.records.record_mini_batches(name, results),
-                         lambda moved: self._move_counts(name, moved)) as progress:
+                         lambda moved: self._move_counts(name, moved),
+                         together=lambda results, rows: self._store_together(name, results, rows),
+                         together_bytes=self.engine.settings.rows_block_bytes) as progress:
             prepared = [self._inputs(name, start, downloads)]  # inputs downloading, oldest first
             try:
                 for index in range(start, end):
@@ -105,8 +108,9 @@ class MiniBatchRunner:
                         break  # the job's other runs have failed enough files already
                     if index + 1 < end:
                         prepared.append(self._inputs(name, index + 1, downloads))
-                    result = self._run(job, index, prepared.pop(0))
-                    progress.add(result)
+                    inputs = prepared.pop(0)
+                    result = self._run(job, index, inputs)
+                    progress.add(result, inputs.held_rows)
                     rows += result.rows
                     failed_files += len(result.failed_files)
                     if result.status is MiniBatchState.CANCELED:
@@ -189,12 +193,15 @@ class MiniBatchRunner:
         except WorkspaceError as error:
             return self._failed(storage, index, inputs.items, error.message, "", attempts=0)
         request = self._request(job, scorer, inputs)
+        together = request.part_path is not None and not request.keep_parquet and not any(
+            item.is_piece for item in inputs.items)  # rows that may share a block with the next mini-batches'
         retry = job["settings"]["retry_settings"]
-        attempts, answer, attempt_logs = 0, None, []
+        attempts, answer, attempt_logs, held = 0, None, [], None
         with self.scoring.borrowed(request.key) as process:  # it starts on the first file to arrive
             for attempts in range(1, retry["max_retries"] + 2):
                 inputs.part.unlink(missing_ok=True)
-                answer = self._attempt(process, request, retry["timeout"], scorer.threads, storage, index, job)
+                answer, held = self._attempt(process, request, retry["timeout"], scorer.threads, storage, index,
+                                             job, together)
                 if answer.log:
                     attempt_logs.append(f"--- attempt {attempts} ---\n{answer.log}")
                 if answer.stopped or (answer.ok and not answer.outcome.failed):
@@ -214,24 +221,54 @@ class MiniBatchRunner:
                         f"{logs.mini_batch_error_log(index)}.", trace=answer.trace[-DEFAULT_ERROR_CHARS:]))
         if not answer.ok:
             return self._failed(storage, index, inputs.items, answer.error, answer.trace, attempts)
+        if held is not None:
+            inputs.held_rows = Path(held.path).read_bytes()
         return self._scored(storage, index, inputs, answer, attempts)
 
     def _attempt(self, process, request: ScoringRequest, timeout: float, threads: int, storage: JobStorage,
-                 index: int, job: dict) -> ScoringAnswer:
+                 index: int, job: dict, together: bool) -> tuple[ScoringAnswer, BlockReady | None]:
         """One attempt; each block of rows is staged while the rest of the mini-batch scores, and all are
         staged before it returns (so a retry stages the same blocks again). A storage error fails the
-        activity, which is retried."""
+        activity, which is retried. together: where the rows came as one block and every file scored, that
+        block is not staged but handed back, to go into one block with the next mini-batches' rows."""
         appending = request.part_path is not None
         staged: list[Future] = []
+        last: list[BlockReady] = []  # the latest block, staged once another comes
 
         def stage(block: BlockReady) -> None:
             if appending:
-                staged.append(self.staging.submit(_stage_rows, storage, index, block))
+                if last:
+                    staged.append(self.staging.submit(_stage_rows, storage, index, last.pop()))
+                last.append(block)
 
         answer = process.score(request, timeout, threads, stage, lambda: self._stopped(job["name"]))
+        held = last.pop() if last else None
+        if held is not None and not (together and answer.ok and not answer.outcome.failed
+                                     and answer.outcome.blocks == 1):
+            staged.append(self.staging.submit(_stage_rows, storage, index, held))
+            held = None
         for staging in staged:
             staging.result()
-        return answer
+        return answer, held
+
+    def _store_together(self, name: str, results: list[MiniBatchResult], rows: list[bytes]) -> dict | None:
+        """Stage the rows of consecutive mini-batches as one block, and store their results in one transaction
+        (all or none). Where one of them was stored already (a repeated delivery) or they do not fit one
+        transaction, each stages its own block and is stored on its own, as any mini-batch is."""
+        storage = self.engine.storage_for(self._job(name))
+        records = self.engine.records
+        if len(results) > 1:
+            head = results[0].index
+            storage.stage_block(together_block_id(head, len(results)), b"".join(rows))
+            grouped = [results[0].model_copy(update={"together": len(results)})]
+            grouped += [result.model_copy(update={"rows_in": head, "blocks": 0}) for result in results[1:]]
+            try:
+                return records.record_together(name, grouped)
+            except (RowsExist, TooManyForOneTransaction):
+                pass
+        for result, data in zip(results, rows):
+            storage.stage_block(rows_block_id(result.index, 0), data)
+        return records.record_mini_batches(name, results)
 
     def _scored(self, storage: JobStorage, index: int, inputs: MiniBatchInputs, answer: ScoringAnswer,
                 attempts: int) -> MiniBatchResult:
@@ -337,16 +374,22 @@ class MiniBatchRunner:
 class Progress:
     """A run's results, stored together every DEFAULT_PROGRESS_SECONDS while the next mini-batches score (and
     the job's live counts moved by them), and the rest when the run ends: a run of many small mini-batches
-    writes a few table transactions and its job's record a few times instead of once each. What could not be
+    writes a few table transactions and its job's record a few times instead of once each. Rows handed over
+    with their result (a mini-batch's one block, not staged yet) go to `together` with those of the mini-batches
+    right after it, up to about together_bytes: one block and one transaction for them all. What could not be
     written (results, or the moves of results stored) stays for the next time; a failure the last time fails
     the activity, which is retried."""
 
     def __init__(self, record: Callable[[list[MiniBatchResult]], dict[str, int] | None],
-                 move: Callable[[dict[str, int]], None], period: float = DEFAULT_PROGRESS_SECONDS):
+                 move: Callable[[dict[str, int]], None], period: float = DEFAULT_PROGRESS_SECONDS, *,
+                 together: Callable[[list[MiniBatchResult], list[bytes]], dict[str, int] | None] | None = None,
+                 together_bytes: int = 0):
         self.record, self.move, self.period = record, move, period
+        self.together, self.together_bytes = together, together_bytes
         self.pending: list[MiniBatchResult] = []
+        self.held: dict[int, bytes] = {}  # rows of pending results, by mini-batch index
         self.moved: dict[str, int] | None = None  # of results stored, not yet on the job's record
-        self.lock = threading.Lock()  # guards pending
+        self.lock = threading.Lock()  # guards pending and held
         self.storing = threading.Lock()  # one store at a time
         self.stopped = threading.Event()
         self.thread = threading.Thread(target=self._every_period, daemon=True, name="store-results")
@@ -366,33 +409,63 @@ class Progress:
         except Exception:
             log.warning("results of a failed run could not be stored", exc_info=True)
 
-    def add(self, result: MiniBatchResult) -> None:
+    def add(self, result: MiniBatchResult, rows: bytes | None = None) -> None:
+        """rows: the mini-batch's rows as one block, staged with its neighbours' before its result is stored."""
         with self.lock:
             self.pending.append(result)
+            if rows is not None:
+                self.held[result.index] = rows
+            full = sum(map(len, self.held.values())) >= 2 * self.together_bytes > 0
+        if full:  # memory holds about two blocks of rows, while the storage answers
+            self._try_flush()
 
     def flush(self) -> None:
         with self.storing:
             with self.lock:
                 results, self.pending = self.pending, []
-            if results:
-                try:
-                    moved = self.record(results)
-                except BaseException:
-                    with self.lock:
-                        self.pending[:0] = results
-                    raise
-                if moved is not None:
-                    self.moved = moved if self.moved is None else add_moves(self.moved, moved)
+                held, self.held = self.held, {}
+            stored: set[int] = set()
+            try:
+                for step, rows in self._steps(results, held):
+                    moved = self.record(step) if rows is None else self.together(step, rows)
+                    stored.update(result.index for result in step)
+                    if moved is not None:
+                        self.moved = moved if self.moved is None else add_moves(self.moved, moved)
+            except BaseException:
+                with self.lock:
+                    self.pending[:0] = [result for result in results if result.index not in stored]
+                    self.held.update({index: data for index, data in held.items() if index not in stored})
+                raise
             if self.moved is not None:
                 self.move(self.moved)
                 self.moved = None
 
+    def _steps(self, results: list[MiniBatchResult], held: dict[int, bytes]):
+        """The results without rows held, stored as they are; then runs of consecutive mini-batches with rows
+        held, each up to about together_bytes of rows."""
+        plain = [result for result in results if result.index not in held]
+        if plain:
+            yield plain, None
+        group: list[MiniBatchResult] = []
+        size = 0
+        for result in sorted((r for r in results if r.index in held), key=lambda r: r.index):
+            if group and (result.index != group[-1].index + 1 or size + len(held[result.index]) > self.together_bytes):
+                yield group, [held[r.index] for r in group]
+                group, size = [], 0
+            group.append(result)
+            size += len(held[result.index])
+        if group:
+            yield group, [held[r.index] for r in group]
+
     def _every_period(self) -> None:
         while not self.stopped.wait(self.period):
-            try:
-                self.flush()
-            except Exception:  # the storage did not answer: they go with the next store
-                log.warning("results could not be stored yet; trying again", exc_info=True)
+            self._try_flush()
+
+    def _try_flush(self) -> None:
+        try:
+            self.flush()
+        except Exception:  # the storage did not answer: they go with the next store
+            log.warning("results could not be stored yet; trying again", exc_info=True)
 
 
 class MiniBatchInputs:
@@ -401,6 +474,7 @@ class MiniBatchInputs:
 
     def __init__(self, items: list[PlannedItem], downloads: ThreadPoolExecutor, fetch):
         self.items = items
+        self.held_rows: bytes | None = None  # its rows as one block, to be staged with the next mini-batches'
         self.folder = Path(tempfile.mkdtemp(prefix="mini-batch-"))
         self.part = self.folder / "part.parquet"
         self.summary_dir = self.folder / "summary"

@@ -80,10 +80,11 @@ class RecordTable:
             raise AlreadyExists(f"{kind} '{name}' already exists.", target="name") from None
         return Record(body, result["etag"])
 
-    def create_all(self, partition: str, rows: list[tuple[str, dict]]) -> None:
+    def create_all(self, partition: str, rows: list[tuple[str, dict]], at_once: bool = False) -> None:
         """Create rows of one partition in as few round trips as the service allows: transactions of at most
         DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises RowsExist when a row is
-        there already, saying how many rows (in order) the transactions before it stored."""
+        there already, saying how many rows (in order) the transactions before it stored. at_once: all in one
+        transaction (all or none stored), or TooManyForOneTransaction before anything is sent."""
         transactions: list[list] = [[]]
         size = 0
         for row, body in rows:
@@ -95,6 +96,8 @@ class RecordTable:
                 size = 0
             transactions[-1].append(("create", entity))
             size += length
+        if at_once and len(transactions) > 1:
+            raise TooManyForOneTransaction(f"{len(rows)} rows do not fit one transaction.")
         stored = 0
         for operations in filter(None, transactions):
             try:
@@ -153,6 +156,10 @@ class RecordTable:
         entity = {"PartitionKey": partition, "RowKey": row, "Body": parts[0], **columns}
         entity.update({f"Body{number}": part for number, part in enumerate(parts[1:], start=1)})
         return entity
+
+
+class TooManyForOneTransaction(ValueError):
+    """Rows that must be stored all or none do not fit the service's one transaction."""
 
 
 class RowsExist(AlreadyExists):

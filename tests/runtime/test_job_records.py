@@ -11,6 +11,7 @@ from jobs.records import PARTITION, JobRecords
 from jobs.status import JobStatus
 from jobs.verdict import add_moves
 from registry.service import Registry
+from registry.storage import RowsExist, TooManyForOneTransaction
 
 
 @pytest.fixture
@@ -64,6 +65,26 @@ def test_results_stored_together_count_once_even_where_one_of_them_was_stored_be
     moved = jobs.record_mini_batches(name, many)  # the first stored, the one holding 200 refused
     assert moved == {"mini_batches_done": 250, "mini_batches_failed": -1, "files_failed": -1, "rows_scored": 250}
     assert len(jobs.mini_batch_results(name)) == 253
+
+
+def test_results_whose_rows_share_a_block_are_stored_all_or_none_and_a_repeat_never_splits_them(jobs):
+    name = new_job(jobs)
+    jobs.record_mini_batch(name, result(6, MiniBatchState.SUCCEEDED, rows=1))  # a repeated delivery stored it
+    group = [result(index, MiniBatchState.SUCCEEDED, rows=2).model_copy(update={"rows_in": 4}) for index in (5, 6)]
+    with pytest.raises(RowsExist):
+        jobs.record_together(name, [result(4, MiniBatchState.SUCCEEDED, rows=2).model_copy(update={"together": 3}),
+                                    *group])
+    assert [r.index for r in jobs.mini_batch_results(name)] == [6]  # none of the three stored
+    head = result(0, MiniBatchState.SUCCEEDED, rows=2).model_copy(update={"together": 2})
+    member = result(1, MiniBatchState.SUCCEEDED, rows=3).model_copy(update={"rows_in": 0})
+    assert jobs.record_together(name, [head, member])["rows_scored"] == 5
+    assert jobs.record_mini_batches(name, [result(1, MiniBatchState.SUCCEEDED, rows=3),  # scored again alone
+                                           result(2, MiniBatchState.SUCCEEDED, rows=1)])["rows_scored"] == 1
+    stored = {r.index: r for r in jobs.mini_batch_results(name)}
+    assert (stored[0].together, stored[1].rows_in) == (2, 0)  # the pair stands: its block holds both
+    with pytest.raises(TooManyForOneTransaction):
+        jobs.record_together(name, [result(index, MiniBatchState.SUCCEEDED, rows=1) for index in range(10, 111)])
+    assert sorted(stored) == [0, 1, 2, 6] and len(jobs.mini_batch_results(name)) == 4
 
 
 def test_a_status_change_from_a_stale_record_keeps_what_was_written_since(jobs):

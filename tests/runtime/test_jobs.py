@@ -16,6 +16,7 @@ import pytest
 import requests
 from azure.storage.blob import BlobServiceClient
 
+from jobs.outputs import block_id, together_block_id
 from tests.harness import Runtime, wait_for
 from tests.model_builders import FEATURES, mlflow_model_folder, onnx_model_bytes, sklearn_classifier, zip_folder
 
@@ -370,7 +371,11 @@ def test_the_predictions_file_is_committed_from_the_mini_batches_blocks_or_rewri
     blob = BlobServiceClient.from_connection_string(storage).get_blob_client(
         "workspaceblobstore", job["output"]["folder"] + job["output"]["file_name"])
     committed, uncommitted = blob.get_block_list("all")
-    assert len(committed) == 1 + 3 and uncommitted == []  # a header, then each mini-batch's own block
+    # a header, then one block of the three small mini-batches' rows, stored with their results at once
+    assert [block["id"] for block in committed] == [block_id(0, "header"), together_block_id(0, 3)]
+    assert uncommitted == []
+    batches = call(product, "GET", f"api/jobs/{job['name']}/mini-batches").json()["value"]
+    assert [(b["together"], b["rows_in"]) for b in batches] == [(3, None), (0, 0), (0, 0)]
     result = predictions(product, job)
     assert list(result["prediction"]) == list(sklearn_classifier().predict(pd.concat(frames)))
 

@@ -178,3 +178,46 @@ def test_a_runs_results_are_stored_together_and_what_could_not_be_written_waits_
         progress.add(result(2, "succeeded", rows=4))
     assert stored == [[0, 1], [2]]  # the rest when the run ends
     assert moves == [{"mini_batches_done": 3, "mini_batches_failed": 0, "files_failed": 0, "rows_scored": 9}]
+
+
+def test_small_mini_batches_rows_go_into_one_block_with_their_neighbours_and_a_failed_store_keeps_the_rest():
+    """Rows handed over with a result are staged with those of the mini-batches right after it, up to about
+    one block's bytes; a gap in the indexes starts another block; results without rows held are stored as
+    before; a store that fails keeps only what it did not store for the next time."""
+    from jobs.running import Progress
+
+    plain, together, fail = [], [], {"at": 7}
+
+    def store_together(results, rows):
+        if any(r.index == fail["at"] for r in results):
+            fail["at"] = None
+            raise ConnectionError("storage down")
+        together.append(([r.index for r in results], b"".join(rows)))
+        return {"mini_batches_done": len(results), "mini_batches_failed": 0, "files_failed": 0, "rows_scored": 0}
+
+    def record(results):
+        plain.append([r.index for r in results])
+        return None
+
+    with Progress(record, lambda moved: None, period=3600, together=store_together, together_bytes=10) as progress:
+        for index, rows in ((0, b"aaaa"), (1, b"bbbb"), (2, b"cccc"), (4, b"eeee"), (5, None), (6, b"gg")):
+            progress.add(result(index, "succeeded", rows=1, blocks=1), rows)
+        progress.add(result(7, "succeeded", rows=1, blocks=1), b"hh")  # 20 bytes held: stored at once
+        assert plain == [[5]]
+        assert together == [([0, 1], b"aaaabbbb"), ([2], b"cccc"), ([4], b"eeee")]  # 4 more would pass 10; gaps
+        assert progress.pending == [result(6, "succeeded", rows=1, blocks=1), result(7, "succeeded", rows=1, blocks=1)]
+        assert progress.held == {6: b"gg", 7: b"hh"}  # the store of 6 and 7 failed: they wait
+    assert together[3:] == [([6, 7], b"gghh")]
+    assert plain == [[5]]
+
+
+def test_a_block_of_several_mini_batches_rows_is_committed_only_where_all_their_results_point_to_it():
+    from jobs.outputs import RowsTogetherBroken, check_together
+
+    head = result(3, "succeeded", rows=2, blocks=1).model_copy(update={"together": 3})
+    members = [result(i, "succeeded", rows=2).model_copy(update={"rows_in": 3}) for i in (4, 5)]
+    check_together([result(2, "succeeded", rows=1, blocks=1), head, *members])
+    with pytest.raises(RowsTogetherBroken):  # mini-batch 5's result was replaced by one with a block of its own
+        check_together([head, members[0], result(5, "succeeded", rows=2, blocks=1)])
+    with pytest.raises(RowsTogetherBroken):  # a member whose block was made without it
+        check_together([head, *members, result(6, "succeeded", rows=2).model_copy(update={"rows_in": 3})])
