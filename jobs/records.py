@@ -210,6 +210,10 @@ class JobRecords:
         moves += [moved for result in results[stored:] if (moved := self.record_mini_batch(name, result)) is not None]
         return functools.reduce(add_moves, moves) if moves else None
 
+    def fit_together(self, name: str, results: list[MiniBatchResult]) -> bool:
+        """Whether the results fit the one transaction record_together needs."""
+        return self.mini_batches.fits_one_transaction(name, [(f"{r.index:08d}", r.to_json()) for r in results])
+
     def record_together(self, name: str, results: list[MiniBatchResult]) -> dict[str, int] | None:
         """Store results whose rows share one block in one transaction: all or none, so a repeated delivery
         never finds some of them stored (RowsExist, TooManyForOneTransaction: nothing was stored). Gives their

@@ -244,7 +244,8 @@ class MiniBatchRunner:
         answer = process.score(request, timeout, threads, stage, lambda: self._stopped(job["name"]))
         held = last.pop() if last else None
         if held is not None and not (together and answer.ok and not answer.outcome.failed
-                                     and answer.outcome.blocks == 1):
+                                     and answer.outcome.blocks == 1
+                                     and os.path.getsize(held.path) <= self.engine.settings.rows_block_bytes):
             staged.append(self.staging.submit(_stage_rows, storage, index, held))
             held = None
         for staging in staged:
@@ -259,13 +260,14 @@ class MiniBatchRunner:
         records = self.engine.records
         if len(results) > 1:
             head = results[0].index
-            storage.stage_block(together_block_id(head, len(results)), b"".join(rows))
             grouped = [results[0].model_copy(update={"together": len(results)})]
             grouped += [result.model_copy(update={"rows_in": head, "blocks": 0}) for result in results[1:]]
-            try:
-                return records.record_together(name, grouped)
-            except (RowsExist, TooManyForOneTransaction):
-                pass
+            if records.fit_together(name, grouped):
+                storage.stage_block(together_block_id(head, len(results)), b"".join(rows))
+                try:
+                    return records.record_together(name, grouped)
+                except (RowsExist, TooManyForOneTransaction):
+                    pass
         for result, data in zip(results, rows):
             storage.stage_block(rows_block_id(result.index, 0), data)
         return records.record_mini_batches(name, results)
@@ -416,8 +418,8 @@ class Progress:
             if rows is not None:
                 self.held[result.index] = rows
             full = sum(map(len, self.held.values())) >= 2 * self.together_bytes > 0
-        if full:  # memory holds about two blocks of rows, while the storage answers
-            self._try_flush()
+        if full:  # memory holds about two blocks of rows: rows that cannot be staged fail the run, retried
+            self.flush()
 
     def flush(self) -> None:
         with self.storing:
@@ -435,6 +437,12 @@ class Progress:
                 with self.lock:
                     self.pending[:0] = [result for result in results if result.index not in stored]
                     self.held.update({index: data for index, data in held.items() if index not in stored})
+                if self.moved is not None:  # what was stored moves the counts now: the next store may never come
+                    try:
+                        self.move(self.moved)
+                        self.moved = None
+                    except Exception:
+                        log.warning("the job's live counts could not be moved yet", exc_info=True)
                 raise
             if self.moved is not None:
                 self.move(self.moved)

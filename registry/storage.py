@@ -80,11 +80,10 @@ class RecordTable:
             raise AlreadyExists(f"{kind} '{name}' already exists.", target="name") from None
         return Record(body, result["etag"])
 
-    def create_all(self, partition: str, rows: list[tuple[str, dict]], at_once: bool = False) -> None:
-        """Create rows of one partition in as few round trips as the service allows: transactions of at most
-        DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises RowsExist when a row is
-        there already, saying how many rows (in order) the transactions before it stored. at_once: all in one
-        transaction (all or none stored), or TooManyForOneTransaction before anything is sent."""
+    def fits_one_transaction(self, partition: str, rows: list[tuple[str, dict]]) -> bool:
+        return len(self._transactions(partition, rows)) == 1
+
+    def _transactions(self, partition: str, rows: list[tuple[str, dict]]) -> list[list]:
         transactions: list[list] = [[]]
         size = 0
         for row, body in rows:
@@ -96,10 +95,18 @@ class RecordTable:
                 size = 0
             transactions[-1].append(("create", entity))
             size += length
+        return [operations for operations in transactions if operations]
+
+    def create_all(self, partition: str, rows: list[tuple[str, dict]], at_once: bool = False) -> None:
+        """Create rows of one partition in as few round trips as the service allows: transactions of at most
+        DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises RowsExist when a row is
+        there already, saying how many rows (in order) the transactions before it stored. at_once: all in one
+        transaction (all or none stored), or TooManyForOneTransaction before anything is sent."""
+        transactions = self._transactions(partition, rows)
         if at_once and len(transactions) > 1:
             raise TooManyForOneTransaction(f"{len(rows)} rows do not fit one transaction.")
         stored = 0
-        for operations in filter(None, transactions):
+        for operations in transactions:
             try:
                 self.client.submit_transaction(operations)
             except TableTransactionError as error:

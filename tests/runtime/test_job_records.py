@@ -82,8 +82,10 @@ def test_results_whose_rows_share_a_block_are_stored_all_or_none_and_a_repeat_ne
                                            result(2, MiniBatchState.SUCCEEDED, rows=1)])["rows_scored"] == 1
     stored = {r.index: r for r in jobs.mini_batch_results(name)}
     assert (stored[0].together, stored[1].rows_in) == (2, 0)  # the pair stands: its block holds both
+    too_many = [result(index, MiniBatchState.SUCCEEDED, rows=1) for index in range(10, 111)]
+    assert not jobs.fit_together(name, too_many) and jobs.fit_together(name, too_many[:100])
     with pytest.raises(TooManyForOneTransaction):
-        jobs.record_together(name, [result(index, MiniBatchState.SUCCEEDED, rows=1) for index in range(10, 111)])
+        jobs.record_together(name, too_many)
     assert sorted(stored) == [0, 1, 2, 6] and len(jobs.mini_batch_results(name)) == 4
 
 

@@ -199,14 +199,17 @@ def test_small_mini_batches_rows_go_into_one_block_with_their_neighbours_and_a_f
         plain.append([r.index for r in results])
         return None
 
-    with Progress(record, lambda moved: None, period=3600, together=store_together, together_bytes=10) as progress:
+    moves = []
+    with Progress(record, moves.append, period=3600, together=store_together, together_bytes=10) as progress:
         for index, rows in ((0, b"aaaa"), (1, b"bbbb"), (2, b"cccc"), (4, b"eeee"), (5, None), (6, b"gg")):
             progress.add(result(index, "succeeded", rows=1, blocks=1), rows)
-        progress.add(result(7, "succeeded", rows=1, blocks=1), b"hh")  # 20 bytes held: stored at once
+        with pytest.raises(ConnectionError):  # 20 bytes held: stored at once, and rows not staged fail the run
+            progress.add(result(7, "succeeded", rows=1, blocks=1), b"hh")
         assert plain == [[5]]
         assert together == [([0, 1], b"aaaabbbb"), ([2], b"cccc"), ([4], b"eeee")]  # 4 more would pass 10; gaps
         assert progress.pending == [result(6, "succeeded", rows=1, blocks=1), result(7, "succeeded", rows=1, blocks=1)]
         assert progress.held == {6: b"gg", 7: b"hh"}  # the store of 6 and 7 failed: they wait
+        assert moves == [{"mini_batches_done": 4, "mini_batches_failed": 0, "files_failed": 0, "rows_scored": 0}]
     assert together[3:] == [([6, 7], b"gghh")]
     assert plain == [[5]]
 
