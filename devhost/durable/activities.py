@@ -97,8 +97,9 @@ class Doorbell:
 
     def wait(self, timeout: float) -> None:
         """Until rung (a ring since the last wait counts) or timeout; the rings heard are cleared."""
-        fd = self.reader.fileno()
-        if select.select([fd], [], [], max(timeout, 0))[0]:
+        poller = select.poll()  # not select(): it refuses descriptors past 1023, which a busy process may hold
+        poller.register(self.reader.fileno(), select.POLLIN)
+        if poller.poll(max(timeout, 0) * 1000):
             self.clear()
 
     def clear(self) -> None:
