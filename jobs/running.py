@@ -467,13 +467,10 @@ class Progress:
 
     def _every_period(self) -> None:
         while not self.stopped.wait(self.period):
-            self._try_flush()
-
-    def _try_flush(self) -> None:
-        try:
-            self.flush()
-        except Exception:  # the storage did not answer: they go with the next store
-            log.warning("results could not be stored yet; trying again", exc_info=True)
+            try:
+                self.flush()
+            except Exception:  # the storage did not answer: they go with the next store
+                log.warning("results could not be stored yet; trying again", exc_info=True)
 
 
 class MiniBatchInputs:

@@ -76,17 +76,24 @@ def read_url(container: ContainerClient, path: str) -> str | None:
 def _signed_url(container: ContainerClient, path: str, permission: str, whole_container: bool = False) -> str | None:
     """The blob's URL with a SAS of permission for it (or, whole_container, for any blob of its container: the
     same SAS serves every input file a worker reads, so it is signed once)."""
-    base, _, query = container.url.partition("?")
-    url = f"{base}/{quote(path, safe='~/')}"
+    query = _authorization(container, path, permission, whole_container)
+    if query is None:
+        return None
+    url = f"{container.url.partition('?')[0]}/{quote(path, safe='~/')}"
+    return f"{url}?{query}" if query else url
+
+
+def _authorization(container: ContainerClient, path: str, permission: str, whole_container: bool) -> str | None:
+    """The query string that authorizes a request: the SAS in the container's URL (empty for a public
+    container), or one signed here with the account key; None where the credential signs none."""
     credential = container.credential
-    if credential is None:  # a SAS in the container's URL already, or a public container
-        return f"{url}?{query}" if query else url
+    if credential is None:
+        return container.url.partition("?")[2]
     account_key = getattr(credential, "account_key", None)
     if not account_key:
         return None
-    sas = _sas(credential.account_name, account_key, container.container_name, None if whole_container else path,
-               permission, int(time.monotonic() // DEFAULT_SAS_REUSE_SECONDS))
-    return f"{url}?{sas}"
+    return _sas(credential.account_name, account_key, container.container_name, None if whole_container else path,
+                permission, int(time.monotonic() // DEFAULT_SAS_REUSE_SECONDS))
 
 
 @functools.lru_cache(maxsize=1024)
@@ -106,9 +113,8 @@ def list_blobs(container: ContainerClient, prefix: str) -> list[tuple[str, int]]
     its listing before its first mini-batch. Where no SAS can be signed or a page is refused, the SDK lists them
     all (and raises as it does); a service that does not answer raises ServiceRequestError, as the SDK's would."""
     base = container.url.partition("?")[0]
-    signed = _signed_url(container, "", "l", whole_container=True)
-    sas = signed.partition("?")[2] if signed is not None else None
-    if sas is None or (not sas and container.credential is not None):
+    sas = _authorization(container, "", "l", whole_container=True)
+    if sas is None:
         return _sdk_list(container, prefix)
     listed: list[tuple[str, int]] = []
     marker = ""
