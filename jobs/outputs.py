@@ -164,6 +164,7 @@ def _stage_shifted(storage: JobStorage, index: int, offset: int) -> list[str]:
     part = pq.ParquetFile(pa.BufferReader(storage.read_part(index)))
     staged: list[str] = []
     pending: list[bytes] = []
+    pending_bytes = 0
 
     def stage() -> None:
         staged.append(block_id(index, f"w{len(staged):05d}"))
@@ -175,8 +176,10 @@ def _stage_shifted(storage: JobStorage, index: int, offset: int) -> list[str]:
         pcsv.write_csv(_shifted(pa.Table.from_batches([batch]), offset), lines,
                        pcsv.WriteOptions(include_header=False))
         pending.append(lines.getvalue().to_pybytes())
-        if sum(map(len, pending)) >= DEFAULT_ROWS_BLOCK_BYTES:
+        pending_bytes += len(pending[-1])
+        if pending_bytes >= DEFAULT_ROWS_BLOCK_BYTES:
             stage()
+            pending_bytes = 0
     if pending:
         stage()
     return staged

@@ -87,10 +87,11 @@ class Doorbell:
 
     def __init__(self, context):
         self.reader, self.writer = context.Pipe(duplex=False)
+        for end in (self.reader, self.writer):  # the processes it is handed to share these flags
+            os.set_blocking(end.fileno(), False)
 
     def ring(self) -> None:
         try:
-            os.set_blocking(self.writer.fileno(), False)
             os.write(self.writer.fileno(), b"\0")
         except OSError:  # full (it rings already), or no one reads it any more
             pass
@@ -104,7 +105,6 @@ class Doorbell:
 
     def clear(self) -> None:
         fd = self.reader.fileno()
-        os.set_blocking(fd, False)
         try:
             while len(os.read(fd, 4096)) == 4096:
                 pass
