@@ -218,6 +218,23 @@ def test_a_big_csv_is_read_a_piece_at_a_time_in_the_types_asked_for(tmp_path, mo
         list(read_batches(words, "words.csv", as_float32))
 
 
+
+def test_a_missing_value_spelled_na_or_null_late_in_a_big_csv_reads_as_missing_and_no_row_comes_twice(tmp_path,
+                                                                                                   monkeypatch):
+    monkeypatch.setattr(readers, "DEFAULT_READ_BLOCK_BYTES", 4096)
+    spelled = tmp_path / "spelled.csv"
+    values = [str(row) for row in range(3000)]
+    values[2500], values[2990] = "NA", "null"  # pieces after the first: the file is read again from there
+    spelled.write_text("a,b\n" + "".join(f"{value},{row}\n" for row, value in enumerate(values)))
+    tables = list(read_batches(spelled, "spelled.csv", as_float32))
+    assert [x for t in tables for x in t.column("b").to_pylist()] == list(range(3000))
+    read = [x for t in tables for x in t.column("a").to_pylist()]
+    assert read[2500] is None and read[2990] is None and read[2499] == 2499 and read[2999] == 2999
+    nan = tmp_path / "nan.csv"
+    nan.write_text("a\n1\nnan\n\n2\n")
+    assert [v if v == v else "nan" for t in read_batches(nan, "nan.csv", as_float32)
+            for v in t.column("a").to_pylist()] == [1, "nan", 2]  # an empty line is no row, as before
+
 def onnx_scorer(tmp_path: Path, model: bytes) -> OnnxScorer:
     folder = tmp_path / "model"
     folder.mkdir()
