@@ -2,13 +2,19 @@
 each sets, the error_threshold, exact counts from the stored results, and how the predictions file is made."""
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from jobs.contracts import ItemRows, MiniBatchResult, MiniBatchState
-from jobs.outputs import plan_assembly
+from jobs.outputs import header_line, plan_assembly
 from jobs.settings import MAX_COMMITTED_BLOCKS
 from jobs.status import ACTIVE, ALLOWED, TERMINAL, JobStatus, TransitionError, transition
 from jobs.verdict import add_moves, counts_moved, exact_counts, over_threshold, threshold_error, verdict
+
+ROOT = Path(__file__).resolve().parents[2]
 
 T0, T1 = "2026-01-01T00:00:00.000Z", "2026-01-01T00:00:02.500Z"
 COUNTS = {"files": 3, "mini_batches": 3, "mini_batches_done": 0, "mini_batches_failed": 0, "files_failed": 0,
@@ -118,6 +124,20 @@ def test_staged_blocks_of_the_same_columns_are_committed_in_input_order():
     assembly = plan_assembly(results)
     assert assembly.commit_blocks and assembly.columns == COLUMNS
     assert [r.index for r in assembly.with_rows] == [0, 1]  # the failed one has no rows to place
+
+
+def test_the_predictions_header_is_written_as_pyarrow_writes_its_rows_without_a_worker_importing_pandas():
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+
+    columns = ["file_name", "row", 'say "hi"', "a,b", "caf\u00e9"]
+    written = pa.BufferOutputStream()
+    pcsv.write_csv(pa.table({name: pa.array([], pa.string()) for name in columns}), written)
+    assert header_line(columns) == written.getvalue().to_pybytes()
+    check = ("import sys; from jobs.outputs import header_line; header_line(['file_name', 'row']); "
+             "assert 'pandas' not in sys.modules, 'pandas imported'")
+    done = subprocess.run([sys.executable, "-c", check], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-500:]
 
 
 def test_columns_that_differ_or_rows_without_blocks_are_rewritten_from_the_parts():
