@@ -28,6 +28,8 @@ from .triggers import start_trigger_listeners
 log = logging.getLogger("devhost")
 INSTANCE_ID_SETTING = "WEBSITE_INSTANCE_ID"  # the platform's name for the instance an app runs on
 DEFAULT_WORKER_CHECK_SECONDS = 1.0  # how soon a dead activity worker is replaced (results ring at once)
+DEFAULT_STOP_RELEASE_SECONDS = 5.0  # a stopping host gives its leases back for this long at most: they run out
+#   by themselves within a minute, and a storage that is gone would hold the stop for every retry
 
 
 def host_id_for(app_dir: Path) -> str:
@@ -173,12 +175,16 @@ class Host:
         lines += [f"Function key: {self.keys.default_function_key}", ""]
         print("\n".join(lines), flush=True)
 
+    async def _stop_tasks_and_release(self) -> None:
+        """The listeners end (a timer listener gives its lock back), then the partition leases are given back."""
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.partitions.release_all()
+
     async def stop(self) -> None:
         self.stopping.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.partitions.release_all()
+        await _at_most(self._stop_tasks_and_release())
         await self.partitions.close()
         if self.pool:
             await asyncio.to_thread(self.pool.stop)
@@ -186,3 +192,13 @@ class Host:
         await self.rpc.stop()
         await self.hub.close()
         self.invoker.close()
+
+
+async def _at_most(work) -> None:
+    """Await work for DEFAULT_STOP_RELEASE_SECONDS, then cancel it: a clean stop hands its leases back, but none
+    is worth a host that does not stop."""
+    try:
+        await asyncio.wait_for(work, DEFAULT_STOP_RELEASE_SECONDS)
+    except asyncio.TimeoutError:
+        log.warning("stopping without giving back every lease: the storage did not answer within %g s; they run "
+                    "out by themselves", DEFAULT_STOP_RELEASE_SECONDS)

@@ -18,13 +18,16 @@ MIN_LEASE_SECONDS = 15  # the blob service's bounds for a lease of fixed duratio
 MAX_LEASE_SECONDS = 60
 LEASE_REQUEST_RETRIES = 2  # a lease request that hangs in retries outlives the lease: fail soon instead
 LEASE_REQUEST_TIMEOUT_SECONDS = 5
+LEASE_RETRY_BACKOFF_SECONDS = 1  # before its first retry (the storage SDK's default is 15 s, then 18 s: two retries
+#   of a storage that is gone took 42 s, longer than a lease lasts, and held a stopping host that long)
 _LEASE_IDS = uuid.UUID("6f1c3a52-9a4e-4d1e-8f0b-2d6c1b7e9a10")  # the namespace of derived lease ids
 
 
 def lease_client_options() -> dict:
     """Options for the storage clients that hold leases: few retries, short timeouts."""
     return {"retry_total": LEASE_REQUEST_RETRIES, "connection_timeout": LEASE_REQUEST_TIMEOUT_SECONDS,
-            "read_timeout": LEASE_REQUEST_TIMEOUT_SECONDS}
+            "read_timeout": LEASE_REQUEST_TIMEOUT_SECONDS, "initial_backoff": LEASE_RETRY_BACKOFF_SECONDS,
+            "increment_base": 2, "random_jitter_range": LEASE_RETRY_BACKOFF_SECONDS}
 
 
 def check_lease_seconds(seconds: float, setting: str) -> int:

@@ -97,9 +97,11 @@ class TimerListener:
             host.instance_id, int(host.settings.listener_lock_seconds))
 
     async def close(self) -> None:
-        if self.lock.remaining() > 0:  # a clean stop hands the schedule to another host at once
-            await self.lock.release()
-        await close_quietly(self.service, self.lock_service)
+        try:
+            if self.lock.remaining() > 0:  # a clean stop hands the schedule to another host at once
+                await self.lock.release()
+        finally:
+            await close_quietly(self.service, self.lock_service)
 
     async def read_status(self) -> dict | None:
         try:

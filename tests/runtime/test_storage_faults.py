@@ -2,6 +2,8 @@
 recovers by itself when it is back; a datastore that refuses connections fails its own job, not the others."""
 from __future__ import annotations
 
+import os
+import signal
 import uuid
 from pathlib import Path
 
@@ -51,6 +53,21 @@ def test_the_api_answers_503_with_retry_after_while_its_storage_is_down_and_reco
         assert runtime.process.poll() is None
     finally:
         runtime.stop()
+
+
+def test_a_host_whose_storage_is_gone_still_stops_when_told_giving_up_its_leases_to_run_out(own_storage,
+                                                                                            artifacts_dir):
+    runtime = Runtime(ROOT, own_storage.connection_string, artifacts_dir, env={"PYTHON_SCRIPT_FILE_NAME": "batch_app.py"})
+    runtime.start()
+    try:
+        wait_for(lambda: "runs them now" in runtime.log_text(), timeout=30, what="the host to hold its partitions")
+        own_storage.stop()
+        wait_for(lambda: "the storage does not answer" in runtime.log_text(), timeout=30, what="the host to notice")
+        os.killpg(runtime.process.pid, signal.SIGTERM)
+        assert runtime.process.wait(20) == 0  # each lease request's retries alone had held it for 42 s
+        assert "stopping without giving back every lease" in runtime.log_text()
+    finally:
+        runtime.kill()
 
 
 def test_a_datastore_that_refuses_connections_fails_its_job_while_another_job_completes(product, storage):
