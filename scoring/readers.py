@@ -49,7 +49,7 @@ def read_batches(path: Path, name: str, types: Callable[[list[str]], dict[str, p
         wanted = types(table.column_names)
         yield table.select(list(wanted)).cast(pa.schema([(c, wanted[c]) for c in wanted]))
     except (ValueError, TypeError, OSError, UnicodeDecodeError, KeyError, pa.ArrowInvalid) as error:
-        if isinstance(error, pa.ArrowInvalid) and "conversion error" in str(error).lower():
+        if _not_of_its_type(error):
             raise ValueNotOfItsType(f"'{name}' holds a value not of the type its column takes: {error}") from None
         raise ScoringUserError(f"'{name}' cannot be read as {kind}: {error}") from None
 
@@ -66,7 +66,7 @@ def _csv_batches(path: Path, delimiter: str, wanted: dict[str, pa.DataType], thr
             given += batch.num_rows
         return
     except pa.ArrowInvalid as error:
-        if "conversion error" not in str(error).lower():
+        if not _not_of_its_type(error):
             raise
     for batch in _open_csv(path, delimiter, wanted, threads, None):
         if given >= batch.num_rows:
@@ -74,6 +74,11 @@ def _csv_batches(path: Path, delimiter: str, wanted: dict[str, pa.DataType], thr
             continue
         yield pa.Table.from_batches([batch.slice(given)])
         given = 0
+
+
+def _not_of_its_type(error: Exception) -> bool:
+    """pyarrow's error for a value its column's type cannot take."""
+    return isinstance(error, pa.ArrowInvalid) and "conversion error" in str(error).lower()
 
 
 def _open_csv(path: Path, delimiter: str, wanted: dict[str, pa.DataType], threads: int,

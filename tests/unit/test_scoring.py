@@ -218,7 +218,6 @@ def test_a_big_csv_is_read_a_piece_at_a_time_in_the_types_asked_for(tmp_path, mo
         list(read_batches(words, "words.csv", as_float32))
 
 
-
 def test_a_missing_value_spelled_na_or_null_late_in_a_big_csv_reads_as_missing_and_no_row_comes_twice(tmp_path,
                                                                                                    monkeypatch):
     monkeypatch.setattr(readers, "DEFAULT_READ_BLOCK_BYTES", 4096)
@@ -234,6 +233,7 @@ def test_a_missing_value_spelled_na_or_null_late_in_a_big_csv_reads_as_missing_a
     nan.write_text("a\n1\nnan\n\n2\n")
     assert [v if v == v else "nan" for t in read_batches(nan, "nan.csv", as_float32)
             for v in t.column("a").to_pylist()] == [1, "nan", 2]  # an empty line is no row, as before
+
 
 def onnx_scorer(tmp_path: Path, model: bytes) -> OnnxScorer:
     folder = tmp_path / "model"
