@@ -143,7 +143,22 @@ def _format(name: str) -> str:
 
 
 def _read_delimited(path: Path, delimiter: str, dtypes: dict[str, str], threads: int) -> pa.Table:
+    """The whole file; where every column has a type, read first taking only an empty field as missing, as
+    _csv_batches does (a column whose type is guessed would be guessed otherwise, so those files are read
+    with every spelling of missing at once)."""
     types = {column: ARROW_TYPES[kind] for column, kind in dtypes.items() if kind in ARROW_TYPES}
-    return pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1),
-                         parse_options=pcsv.ParseOptions(delimiter=delimiter),
-                         convert_options=pcsv.ConvertOptions(column_types=types))
+
+    def read(null_values: list[str] | None) -> pa.Table:
+        convert = pcsv.ConvertOptions(column_types=types)
+        if null_values is not None:
+            convert.null_values = null_values
+        return pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1),
+                             parse_options=pcsv.ParseOptions(delimiter=delimiter), convert_options=convert)
+
+    if types and set(_header(path, delimiter)) <= set(types):
+        try:
+            return read(FAST_NULL_VALUES)
+        except pa.ArrowInvalid as error:
+            if not _not_of_its_type(error):
+                raise
+    return read(None)

@@ -57,6 +57,18 @@ def test_a_value_that_is_not_of_the_column_type_names_the_file(tmp_path):
         read_table(bad, "bad.csv", {"x": "float64"})
 
 
+def test_a_whole_csv_in_the_signature_types_reads_any_spelling_of_missing_and_guesses_untyped_columns_as_before(
+        tmp_path):
+    spelled = tmp_path / "spelled.csv"
+    spelled.write_text("x,y\n1.5,2\nNA,\nnull,4\n")
+    frame = read_table(spelled, "spelled.csv", {"x": "float64", "y": "float64"})
+    assert frame["x"].isna().tolist() == [False, True, True] and frame["y"].tolist()[::2] == [2.0, 4.0]
+    guessed = read_table(spelled, "spelled.csv", {"y": "float64"})  # x's type is guessed, "NA" and "null" missing
+    assert guessed["x"].dtype == np.float64 and guessed["x"].isna().tolist() == [False, True, True]
+    with pytest.raises(ScoringUserError, match="'spelled.csv' cannot be read as csv"):
+        read_table(spelled, "spelled.csv", {"x": "float64", "y": "bool"})
+
+
 def test_an_unsupported_file_type_is_refused_by_name(tmp_path):
     with pytest.raises(ScoringUserError, match="'.png' of 'photo.png' is not supported"):
         read_table(tmp_path / "photo.png", "photo.png")
