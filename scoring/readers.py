@@ -83,12 +83,18 @@ def _not_of_its_type(error: Exception) -> bool:
 
 def _open_csv(path: Path, delimiter: str, wanted: dict[str, pa.DataType], threads: int,
               null_values: list[str] | None) -> pcsv.CSVStreamingReader:
-    convert = pcsv.ConvertOptions(column_types=wanted, include_columns=list(wanted))
-    if null_values is not None:
-        convert.null_values = null_values
     return pcsv.open_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1,
                                                              block_size=DEFAULT_READ_BLOCK_BYTES),
-                         parse_options=pcsv.ParseOptions(delimiter=delimiter), convert_options=convert)
+                         parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                         convert_options=_convert(wanted, null_values, include_columns=list(wanted)))
+
+
+def _convert(types: dict[str, pa.DataType], null_values: list[str] | None, **options) -> pcsv.ConvertOptions:
+    """Conversion to the types given; null_values None: every spelling of missing pyarrow knows."""
+    convert = pcsv.ConvertOptions(column_types=types, **options)
+    if null_values is not None:
+        convert.null_values = null_values
+    return convert
 
 
 def _or_empty(tables: Iterator[pa.Table], schema: pa.Schema) -> Iterator[pa.Table]:
@@ -149,11 +155,9 @@ def _read_delimited(path: Path, delimiter: str, dtypes: dict[str, str], threads:
     types = {column: ARROW_TYPES[kind] for column, kind in dtypes.items() if kind in ARROW_TYPES}
 
     def read(null_values: list[str] | None) -> pa.Table:
-        convert = pcsv.ConvertOptions(column_types=types)
-        if null_values is not None:
-            convert.null_values = null_values
         return pcsv.read_csv(path, read_options=pcsv.ReadOptions(use_threads=threads > 1),
-                             parse_options=pcsv.ParseOptions(delimiter=delimiter), convert_options=convert)
+                             parse_options=pcsv.ParseOptions(delimiter=delimiter),
+                             convert_options=_convert(types, null_values))
 
     if types and set(_header(path, delimiter)) <= set(types):
         try:
