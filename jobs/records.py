@@ -210,15 +210,14 @@ class JobRecords:
         moves += [moved for result in results[stored:] if (moved := self.record_mini_batch(name, result)) is not None]
         return functools.reduce(add_moves, moves) if moves else None
 
-    def fit_together(self, name: str, results: list[MiniBatchResult]) -> bool:
-        """Whether the results fit the one transaction record_together needs."""
-        return self.mini_batches.fits_one_transaction(name, [(f"{r.index:08d}", r.to_json()) for r in results])
-
-    def record_together(self, name: str, results: list[MiniBatchResult]) -> dict[str, int] | None:
+    def record_together(self, name: str, results: list[MiniBatchResult],
+                        before: Callable[[], None] = lambda: None) -> dict[str, int] | None:
         """Store results whose rows share one block in one transaction: all or none, so a repeated delivery
-        never finds some of them stored (RowsExist, TooManyForOneTransaction: nothing was stored). Gives their
+        never finds some of them stored (RowsExist, TooManyForOneTransaction: nothing was stored). before (the
+        block's upload) is called once they are known to fit that transaction, before it is sent. Gives their
         moves of the job's counts added up."""
-        self.mini_batches.create_all(name, [(f"{r.index:08d}", r.to_json()) for r in results], at_once=True)
+        self.mini_batches.create_all(name, [(f"{r.index:08d}", r.to_json()) for r in results], at_once=True,
+                                     before=before)
         return functools.reduce(add_moves, [counts_moved(None, result) for result in results])
 
     def add_counts(self, name: str, moved: dict[str, int]) -> Record:

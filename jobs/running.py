@@ -262,12 +262,11 @@ class MiniBatchRunner:
             head = results[0].index
             grouped = [results[0].model_copy(update={"together": len(results)})]
             grouped += [result.model_copy(update={"rows_in": head, "blocks": 0}) for result in results[1:]]
-            if records.fit_together(name, grouped):
-                storage.stage_block(together_block_id(head, len(results)), b"".join(rows))
-                try:
-                    return records.record_together(name, grouped)
-                except (RowsExist, TooManyForOneTransaction):
-                    pass
+            try:
+                return records.record_together(name, grouped, before=lambda: storage.stage_block(
+                    together_block_id(head, len(results)), b"".join(rows)))
+            except (RowsExist, TooManyForOneTransaction):
+                pass
         for result, data in zip(results, rows):
             storage.stage_block(rows_block_id(result.index, 0), data)
         return records.record_mini_batches(name, results)

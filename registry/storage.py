@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import urlsplit
 
 from azure.core import MatchConditions
@@ -80,9 +80,6 @@ class RecordTable:
             raise AlreadyExists(f"{kind} '{name}' already exists.", target="name") from None
         return Record(body, result["etag"])
 
-    def fits_one_transaction(self, partition: str, rows: list[tuple[str, dict]]) -> bool:
-        return len(self._transactions(partition, rows)) == 1
-
     def _transactions(self, partition: str, rows: list[tuple[str, dict]]) -> list[list]:
         transactions: list[list] = [[]]
         size = 0
@@ -97,14 +94,17 @@ class RecordTable:
             size += length
         return [operations for operations in transactions if operations]
 
-    def create_all(self, partition: str, rows: list[tuple[str, dict]], at_once: bool = False) -> None:
+    def create_all(self, partition: str, rows: list[tuple[str, dict]], at_once: bool = False,
+                   before: Callable[[], None] = lambda: None) -> None:
         """Create rows of one partition in as few round trips as the service allows: transactions of at most
         DEFAULT_TRANSACTION_ROWS rows and DEFAULT_TRANSACTION_CHARS characters. Raises RowsExist when a row is
         there already, saying how many rows (in order) the transactions before it stored. at_once: all in one
-        transaction (all or none stored), or TooManyForOneTransaction before anything is sent."""
+        transaction (all or none stored), or TooManyForOneTransaction before anything is sent. before is called
+        once the rows are known to fit, before the first transaction is sent."""
         transactions = self._transactions(partition, rows)
         if at_once and len(transactions) > 1:
             raise TooManyForOneTransaction(f"{len(rows)} rows do not fit one transaction.")
+        before()
         stored = 0
         for operations in transactions:
             try:

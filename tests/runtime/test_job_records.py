@@ -83,10 +83,13 @@ def test_results_whose_rows_share_a_block_are_stored_all_or_none_and_a_repeat_ne
     stored = {r.index: r for r in jobs.mini_batch_results(name)}
     assert (stored[0].together, stored[1].rows_in) == (2, 0)  # the pair stands: its block holds both
     too_many = [result(index, MiniBatchState.SUCCEEDED, rows=1) for index in range(10, 111)]
-    assert not jobs.fit_together(name, too_many) and jobs.fit_together(name, too_many[:100])
-    with pytest.raises(TooManyForOneTransaction):
-        jobs.record_together(name, too_many)
-    assert sorted(stored) == [0, 1, 2, 6] and len(jobs.mini_batch_results(name)) == 4
+    uploads = []
+    with pytest.raises(TooManyForOneTransaction):  # known before the block is uploaded
+        jobs.record_together(name, too_many, before=lambda: uploads.append(len(jobs.mini_batch_results(name))))
+    assert uploads == [] and sorted(stored) == [0, 1, 2, 6] and len(jobs.mini_batch_results(name)) == 4
+    other = new_job(jobs)  # a hundred fit: the block is uploaded, then they are stored
+    jobs.record_together(other, too_many[:100], before=lambda: uploads.append(len(jobs.mini_batch_results(other))))
+    assert uploads == [0] and len(jobs.mini_batch_results(other)) == 100
 
 
 def test_a_status_change_from_a_stale_record_keeps_what_was_written_since(jobs):
